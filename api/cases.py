@@ -1,0 +1,23 @@
+"""Case routes (办件): staff register a finished case and get its single-use rating token."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service import cases
+
+from .access import principal, requires
+from .schemas.ratings import CaseIn, CaseOut
+
+blp = Blueprint("cases", __name__, description="办件登记与评价码")
+
+
+@blp.route("/cases")
+class Cases(MethodView):
+    @blp.arguments(CaseIn)
+    @blp.response(201, CaseOut)
+    @blp.alt_response(200, schema=CaseOut, description="同一办件重复登记：返回同一评价码")
+    @requires("staff")
+    def post(self, data):
+        """登记办件，获取评价码"""
+        case, token, created = cases.register(principal(), data)
+        body = {"case_no": case.case_no, "rating_token": token, "rate_before": case.rate_before}
+        return body if created else (body, 200)

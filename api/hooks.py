@@ -1,0 +1,43 @@
+"""Request checks that apply to every route: body size and type, write intent, security headers."""
+from flask import Flask, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from service.errors import BadRequest
+from service.extensions import declare_write_intent, end_unit_of_work
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def check_body():
+    if request.method not in WRITE_METHODS:
+        return
+    declare_write_intent(True)
+    length = request.content_length
+    if length is not None and length > current_app.config["MAX_CONTENT_LENGTH"]:
+        raise RequestEntityTooLarge()
+    if not length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
+        return  # an empty body (e.g. an action without options) needs no content type
+    if not request.is_json:
+        raise BadRequest("请求体必须是 JSON，并设置 Content-Type: application/json", code="unsupported_content_type")
+    if request.get_json(silent=True) is None:
+        raise BadRequest("请求体不是有效的 JSON（须为 UTF-8 编码）", code="malformed_json")
+
+
+def end_request(_exc=None):
+    end_unit_of_work()
+
+
+def security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if "Authorization" in request.headers or "receipt" in request.args:
+        # Scoped or personal answers must not be kept by shared caches.
+        response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
+def init_hooks(app: Flask) -> None:
+    app.before_request(check_body)
+    app.teardown_request(end_request)
+    app.after_request(security_headers)

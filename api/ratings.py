@@ -1,0 +1,56 @@
+"""Rating routes (好差评): public intake, the rater's own view by receipt, scoped lists for staff."""
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service import ratings
+from service.auth import authenticate
+from service.errors import ValidationFailed
+
+from .access import bearer_token, principal, public, requires
+from .schemas.ratings import RatingCreated, RatingDetail, RatingIn, RatingList, RatingListQuery, ReceiptQuery
+
+blp = Blueprint("ratings", __name__, description="好差评：提交、查看与查询")
+
+
+@blp.route("/ratings")
+class Ratings(MethodView):
+    @blp.arguments(RatingIn)
+    @blp.response(201, RatingCreated, headers={"Idempotent-Replayed": {"schema": {"type": "string"},
+                                                                       "description": "重放首次响应时为 true"}})
+    @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 64},
+                          "description": "重试时使用同一个键，不会重复计数"}])
+    @public
+    def post(self, data):
+        """提交评价（公开）"""
+        client = ratings.Client(ip=request.remote_addr or "", client_id=request.headers.get("X-Client-Id"))
+        body, replayed = ratings.submit(data, client=client, idempotency_key=request.headers.get("Idempotency-Key"),
+                                        raw_body=request.get_json())
+        return (body, 201, {"Idempotent-Replayed": "true"}) if replayed else body
+
+    @blp.arguments(RatingListQuery, location="query")
+    @blp.response(200, RatingList)
+    @requires("staff")
+    def get(self, args):
+        """评价列表（按权限范围）"""
+        cursor, limit = args.pop("cursor", None), args.pop("limit")
+        if "from_" in args:
+            args["from"] = args.pop("from_")
+        items, next_cursor = ratings.list_for(principal(), args, cursor=cursor, limit=limit)
+        return {"items": items, "next_cursor": next_cursor}
+
+
+@blp.route("/ratings/<int:rating_id>")
+class RatingById(MethodView):
+    @blp.arguments(ReceiptQuery, location="query")
+    @blp.response(200, RatingDetail)
+    @blp.doc(security=[{}, {"bearerAuth": []}])
+    @public
+    def get(self, args, rating_id):
+        """查看评价：评价人凭回执，或工作人员凭令牌（按权限范围）"""
+        token = bearer_token()
+        if token:
+            return ratings.get_for_staff(authenticate(token), rating_id)
+        if not args.get("receipt"):
+            raise ValidationFailed({"receipt": ["请提供评价回执（receipt）"]})
+        return ratings.get_for_rater(rating_id, args["receipt"])

@@ -1,0 +1,1 @@
+"""marshmallow schemas of the HTTP contract, instantiated once per use by the blueprints."""

@@ -1,0 +1,37 @@
+"""Building blocks shared by every resource's schemas."""
+from marshmallow import RAISE, Schema, fields, validate
+
+from service.timeutil import SHANGHAI
+
+
+class BaseSchema(Schema):
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+
+class LocalDateTime(fields.AwareDateTime):
+    """Accepts ISO 8601 with an offset; answers in Asia/Shanghai (+08:00)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None or isinstance(value, str):  # already rendered (e.g. a replayed response)
+            return value
+        return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
+
+
+def code_field(**kw):
+    return fields.String(validate=validate.Length(1, 64), **kw)
+
+
+class PageQuery(BaseSchema):
+    cursor = fields.String(metadata={"description": "上一页返回的 next_cursor"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200, error="limit 必须在 1 到 200 之间"))
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    code = fields.String()
+    detail = fields.String()
+    errors = fields.Dict()

@@ -1,0 +1,111 @@
+"""Case and rating schemas (好差评)."""
+from marshmallow import fields, validate
+
+from service.vocab import CHANNELS
+
+from .common import BaseSchema, LocalDateTime, PageQuery
+
+PHONE_PATTERN = r"^1[3-9]\d{9}$"
+_score_msg = "评分必须是 1 到 5 之间的整数"
+
+
+class CaseIn(BaseSchema):
+    case_no = fields.String(required=True, validate=validate.Length(1, 64, error="办件编号长度应在 1 到 64 位之间"))
+    hall = fields.String(required=True, validate=validate.Length(1, 32))
+    item = fields.String(required=True, validate=validate.Length(1, 64))
+    window = fields.String(allow_none=True, validate=validate.Length(1, 32))
+    staff_no = fields.String(allow_none=True, validate=validate.Length(1, 32))
+    completed_at = LocalDateTime(allow_none=True, metadata={"description": "办结时间，缺省为登记时刻"})
+
+
+class CaseOut(BaseSchema):
+    case_no = fields.String()
+    rating_token = fields.String()
+    rate_before = LocalDateTime()
+
+
+class RatingIn(BaseSchema):
+    rating_token = fields.String(validate=validate.Length(1, 128))
+    hall = fields.String(validate=validate.Length(1, 32))
+    item = fields.String(allow_none=True, validate=validate.Length(1, 64))
+    window = fields.String(allow_none=True, validate=validate.Length(1, 32))
+    staff_no = fields.String(allow_none=True, validate=validate.Length(1, 32))
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5, error=_score_msg),
+                           error_messages={"invalid": _score_msg, "required": "请给出评分（1 到 5）",
+                                           "null": _score_msg})
+    channel = fields.String(required=True, validate=validate.OneOf(
+        list(CHANNELS), error=f"评价渠道必须是 {'、'.join(CHANNELS)} 之一"),
+        error_messages={"required": "请注明评价渠道（channel）"})
+    tags = fields.List(fields.String(validate=validate.Length(1, 32)),
+                       validate=validate.Length(max=10, error="最多选择 10 个标签"))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=500, error="评价内容不能超过 500 个字"))
+    anonymous = fields.Boolean(load_default=True)
+    name = fields.String(allow_none=True, validate=validate.Length(1, 50, error="姓名长度应在 1 到 50 个字之间"))
+    phone = fields.String(allow_none=True, validate=validate.Regexp(
+        PHONE_PATTERN, error="手机号码格式不正确，应为 11 位中国大陆手机号"))
+
+
+class RatingCreated(BaseSchema):
+    id = fields.Integer()
+    receipt = fields.String()
+    score = fields.Integer()
+    level = fields.String()
+    level_label = fields.String()
+    is_bad = fields.Boolean()
+    created_at = LocalDateTime()
+
+
+class RectificationBrief(BaseSchema):
+    status = fields.String()
+    status_label = fields.String()
+    due_date = fields.Date(allow_none=True)
+    measures = fields.String(allow_none=True)
+    result = fields.String(allow_none=True)
+    answered_at = LocalDateTime(allow_none=True)
+
+
+class RatingOut(BaseSchema):
+    id = fields.Integer()
+    hall = fields.String()
+    item = fields.String(allow_none=True)
+    window = fields.String(allow_none=True)
+    staff_no = fields.String(allow_none=True)
+    score = fields.Integer()
+    level = fields.String()
+    level_label = fields.String()
+    is_bad = fields.Boolean()
+    channel = fields.String()
+    tags = fields.List(fields.String())
+    comment = fields.String(allow_none=True)
+    anonymous = fields.Boolean()
+    name = fields.String(allow_none=True, metadata={"description": "已脱敏"})
+    phone = fields.String(allow_none=True, metadata={"description": "已脱敏，如 138****5678"})
+    is_default = fields.Boolean()
+    effective = fields.Boolean()
+    created_at = LocalDateTime()
+
+
+class RatingDetail(RatingOut):
+    rectification = fields.Nested(RectificationBrief, allow_none=True)
+
+
+class RatingList(BaseSchema):
+    items = fields.List(fields.Nested(RatingOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ReceiptQuery(BaseSchema):
+    receipt = fields.String(validate=validate.Length(1, 128),
+                            metadata={"description": "评价时返回的回执（评价人查看自己的评价时必填）"})
+
+
+class RatingListQuery(PageQuery):
+    hall = fields.String()
+    item = fields.String()
+    window = fields.String()
+    staff_no = fields.String()
+    score = fields.Integer(validate=validate.Range(1, 5, error=_score_msg))
+    bad = fields.Boolean()
+    channel = fields.String(validate=validate.OneOf(list(CHANNELS)))
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()

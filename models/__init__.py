@@ -1,0 +1,11 @@
+"""SQLAlchemy tables only: columns, constraints, indexes and relationships, no business logic."""
+from .accounts import Account
+from .base import Base, db, utcnow
+from .catalog import Hall, HallItem, ServiceItem, Tag, Window
+from .ops import IdempotencyKey, RateLimitCounter
+from .ratings import Case, Rating, RatingTag
+
+__all__ = [
+    "Account", "Base", "Case", "Hall", "HallItem", "IdempotencyKey", "RateLimitCounter", "Rating", "RatingTag",
+    "ServiceItem", "Tag", "Window", "db", "utcnow",
+]

@@ -1,0 +1,64 @@
+"""Cases (办件) with their single-use rating token, and ratings (好差评) with their reason tags."""
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import BigIntPK, UTCDateTime, db, utcnow
+
+
+class Case(db.Model):
+    __tablename__ = "cases"
+    __table_args__ = (UniqueConstraint("hall_code", "case_no"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    case_no: Mapped[str] = mapped_column(String(64))
+    hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"))
+    item_code: Mapped[str] = mapped_column(ForeignKey("service_items.code"))
+    window_code: Mapped[str | None] = mapped_column(String(32))
+    staff_no: Mapped[str | None] = mapped_column(String(32))
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rate_before: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # sha256 of the rating token; the token itself is derived (HMAC) and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Rating(db.Model):
+    __tablename__ = "ratings"
+    __table_args__ = (
+        Index("ix_ratings_hall_rated_on", "hall_code", "rated_on"),
+        Index("ix_ratings_rated_on", "rated_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    # 一次一评: the unique constraint, not a prior SELECT, is what stops a second rating of a case.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), unique=True)
+    hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"))
+    item_code: Mapped[str | None] = mapped_column(ForeignKey("service_items.code"))
+    window_code: Mapped[str | None] = mapped_column(String(32))
+    staff_no: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[int] = mapped_column(SmallInteger)
+    channel: Mapped[str] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=True)
+    name_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_masked: Mapped[str | None] = mapped_column(String(50))
+    phone_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_masked: Mapped[str | None] = mapped_column(String(16))
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False once an appeal against it is upheld: it then leaves every metric.
+    effective: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Calendar date in Asia/Shanghai, so day/month grouping is plain SQL on both databases.
+    rated_on: Mapped[date] = mapped_column(Date)
+
+    tags: Mapped[list["RatingTag"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+class RatingTag(db.Model):
+    __tablename__ = "rating_tags"
+
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id", ondelete="CASCADE"), primary_key=True)
+    tag_code: Mapped[str] = mapped_column(ForeignKey("tags.code"), primary_key=True, index=True)

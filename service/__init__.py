@@ -1,0 +1,52 @@
+"""The application core: the app factory, configuration, extensions and the domain rules (no HTTP here)."""
+import logging
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import load_config
+from .extensions import api, init_db
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    load_config(app, overrides)
+    configure_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def configure_logging(app: Flask) -> None:
+    app.logger.setLevel(app.config["LOG_LEVEL"])
+    logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
+
+
+def register_extensions(app: Flask) -> None:
+    if app.config["TRUST_PROXY_HOPS"]:
+        hops = app.config["TRUST_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    init_db(app)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from api import register_blueprints as register
+
+    register(api, app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from api.errors import register_errorhandlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register_commands as register
+
+    register(app)

@@ -1,0 +1,81 @@
+"""Accounts, bearer tokens and hall scope: staff see one hall, supervisors a subtree, admins everything."""
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from models import Account, Hall, db
+
+from .errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from .security import hash_token, new_token, same
+from .vocab import ROLE_RANK, ROLES
+
+
+@dataclass(frozen=True)
+class Principal:
+    account_id: int
+    name: str
+    role: str
+    hall_code: str | None
+    halls: frozenset[str] | None  # None: every hall (admin)
+
+    def at_least(self, role: str) -> bool:
+        return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+    def require(self, role: str) -> None:
+        if not self.at_least(role):
+            raise Forbidden(f"当前账号（{ROLES[self.role]}）无权执行此操作", code="forbidden")
+
+    def sees(self, hall_code: str | None) -> bool:
+        return self.halls is None or hall_code in self.halls
+
+    def check_hall(self, hall_code: str) -> None:
+        """Outside the scope looks exactly like unknown: no leak of existence."""
+        if not self.sees(hall_code):
+            raise NotFound("未找到该服务大厅", code="not_found")
+
+
+def subtree(root: str) -> frozenset[str]:
+    tree = select(Hall.code).where(Hall.code == root).cte("tree", recursive=True)
+    tree = tree.union_all(select(Hall.code).where(Hall.parent_code == tree.c.code))
+    return frozenset(db.session.execute(select(tree.c.code)).scalars())
+
+
+def scope_of(role: str, hall_code: str | None) -> frozenset[str] | None:
+    if role == "admin":
+        return None
+    if role == "supervisor":
+        return subtree(hall_code)
+    return frozenset({hall_code})
+
+
+def authenticate(token: str | None) -> Principal:
+    if not token:
+        raise Unauthorized("缺少访问令牌，请在 Authorization 头中提供 Bearer 令牌", code="unauthorized",
+                           headers={"WWW-Authenticate": 'Bearer realm="api"'})
+    digest = hash_token(token)
+    account = db.session.execute(select(Account).where(Account.token_hash == digest)).scalar_one_or_none()
+    if account is None or not account.active or not same(account.token_hash, digest):
+        raise Unauthorized("访问令牌无效或已停用", code="invalid_token",
+                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return Principal(account.id, account.name, account.role, account.hall_code,
+                     scope_of(account.role, account.hall_code))
+
+
+def create_account(*, role: str, hall_code: str | None, name: str) -> tuple[Account, str]:
+    """Returns the account and its token; the token is shown once and only its hash is kept."""
+    errors = {}
+    if role not in ROLES:
+        errors["role"] = [f"角色必须是 {', '.join(ROLES)} 之一"]
+    if role != "admin" and not hall_code:
+        errors["hall"] = ["工作人员和监管账号必须指定所属大厅"]
+    if hall_code and db.session.get(Hall, hall_code) is None:
+        errors["hall"] = [f"未知的大厅编码：{hall_code}"]
+    if not name or not name.strip():
+        errors["name"] = ["账号名称不能为空"]
+    if errors:
+        raise ValidationFailed(errors)
+    token = new_token()
+    account = Account(name=name.strip(), role=role, hall_code=hall_code, token_hash=hash_token(token))
+    db.session.add(account)
+    db.session.commit()
+    return account, token

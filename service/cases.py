@@ -1,0 +1,88 @@
+"""Cases (办件): a finished service occurrence gets one single-use rating token for its applicant."""
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import Case, db
+
+from . import catalog
+from .auth import Principal
+from .errors import Conflict, NotFound, ValidationFailed
+from .security import derive, hash_token
+from .timeutil import now
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def rating_token(hall_code: str, case_no: str) -> str:
+    """Derived from the server key, so a repeated registration returns the same token without storing it."""
+    return derive("case", f"{hall_code}\x1f{case_no}")
+
+
+def find_by_token(token: str) -> Case | None:
+    return db.session.execute(select(Case).where(Case.token_hash == hash_token(token))).scalar_one_or_none()
+
+
+def _validate(principal: Principal, data: dict) -> None:
+    hall = data["hall"]
+    principal.check_hall(hall)
+    catalog.get_hall(hall)
+    errors = {}
+    if not catalog.item_offered(hall, data["item"]):
+        errors["item"] = [f"该大厅未提供此事项：{data['item']}"]
+    if data.get("window") and not catalog.window_exists(hall, data["window"]):
+        errors["window"] = [f"该大厅没有此窗口：{data['window']}"]
+    completed = data.get("completed_at")
+    if completed and completed > now() + CLOCK_SKEW:
+        errors["completed_at"] = ["办结时间不能晚于当前时间"]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _same_content(case: Case, data: dict) -> bool:
+    return (case.item_code == data["item"]
+            and case.window_code == data.get("window")
+            and case.staff_no == data.get("staff_no")
+            and (data.get("completed_at") is None or case.completed_at == data["completed_at"]))
+
+
+def _existing(hall: str, case_no: str) -> Case | None:
+    return db.session.execute(select(Case).where(Case.hall_code == hall, Case.case_no == case_no)) \
+        .scalar_one_or_none()
+
+
+def register(principal: Principal, data: dict) -> tuple[Case, str, bool]:
+    """Returns (case, token, created). Repeating the same case is harmless; changing it is a conflict."""
+    _validate(principal, data)
+    hall, case_no = data["hall"], data["case_no"]
+    case = _existing(hall, case_no)
+    if case is None:
+        completed = data.get("completed_at") or now()
+        token = rating_token(hall, case_no)
+        case = Case(case_no=case_no, hall_code=hall, item_code=data["item"], window_code=data.get("window"),
+                    staff_no=data.get("staff_no"), completed_at=completed,
+                    rate_before=completed + timedelta(days=current_app.config["RATING_WINDOW_DAYS"]),
+                    token_hash=hash_token(token), created_by=principal.account_id)
+        db.session.add(case)
+        try:
+            db.session.commit()
+            return case, token, True
+        except IntegrityError:
+            # Another request registered the same case a moment ago: answer as a repeat.
+            db.session.rollback()
+            case = _existing(hall, case_no)
+            if case is None:
+                raise
+    if not _same_content(case, data):
+        raise Conflict(f"办件编号 {case_no} 已登记，且内容与本次提交不同", code="case_conflict")
+    return case, rating_token(hall, case_no), False
+
+
+def get_case(principal: Principal, hall: str, case_no: str) -> Case:
+    principal.check_hall(hall)
+    case = _existing(hall, case_no)
+    if case is None:
+        raise NotFound("未找到该办件")
+    return case

@@ -1,0 +1,48 @@
+"""Flask CLI commands: catalog import, accounts, demo data."""
+import click
+from flask import Flask
+
+from . import auth, catalog
+from .errors import ServiceError
+
+
+def _fail(exc: ServiceError):
+    lines = [exc.detail] + [m for msgs in (exc.errors or {}).values() for m in msgs]
+    raise click.ClickException("\n".join(lines))
+
+
+def register_commands(app: Flask) -> None:
+    @app.cli.group("catalog", help="服务目录：大厅、窗口、事项、评价标签")
+    def catalog_cli():
+        pass
+
+    @catalog_cli.command("import", help="从 CSV 文件导入（全部成功或全部不写入）")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False))
+    def catalog_import(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                counts = catalog.import_csv(fh.read())
+        except ServiceError as exc:
+            _fail(exc)
+        click.echo("导入完成：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
+    @catalog_cli.command("demo", help="载入示例目录（海州市西城区）")
+    def catalog_demo():
+        counts = catalog.load_demo()
+        click.echo("示例目录已载入：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
+    @app.cli.group("accounts", help="账号与访问令牌")
+    def accounts_cli():
+        pass
+
+    @accounts_cli.command("create", help="创建账号并打印一次访问令牌（只保存其哈希）")
+    @click.option("--role", required=True, type=click.Choice(["staff", "supervisor", "admin"]))
+    @click.option("--hall", "hall", default=None, help="所属大厅编码（admin 可省略）")
+    @click.option("--name", required=True)
+    def accounts_create(role, hall, name):
+        try:
+            account, token = auth.create_account(role=role, hall_code=hall, name=name)
+        except ServiceError as exc:
+            _fail(exc)
+        click.echo(f"账号 {account.id}（{account.role}，{account.hall_code or '全部大厅'}）已创建。访问令牌（只显示这一次）：")
+        click.echo(token)

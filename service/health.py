@@ -1,0 +1,24 @@
+"""Liveness of the parts a client depends on: the database and the scheduler's heartbeat."""
+from sqlalchemy import text
+
+from models import db
+
+
+def status() -> dict:
+    try:
+        db.session.execute(text("SELECT 1"))
+        database = "ok"
+    except Exception:  # noqa: BLE001 - any failure here means "down", and must not become a 500
+        db.session.rollback()
+        database = "unavailable"
+    return {"status": "ok" if database == "ok" else "degraded", "database": database,
+            "scheduler": scheduler_heartbeat()}
+
+
+def scheduler_heartbeat() -> dict:
+    # The scheduler (jobs serve) writes its heartbeat into its lease row; see service/scheduling.py.
+    try:
+        from . import scheduling
+    except ImportError:
+        return {"last_heartbeat": None, "stale": True}
+    return scheduling.heartbeat_status()

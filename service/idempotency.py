@@ -1,0 +1,56 @@
+"""Idempotency-Key handling: a retried request with the same key and body gets the first response again."""
+import hashlib
+import json
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete
+
+from models import IdempotencyKey, db
+
+from .errors import BadRequest, Conflict
+from .timeutil import now
+
+MAX_KEY_LENGTH = 64
+
+
+def check_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise BadRequest(f"Idempotency-Key 必须是 1 到 {MAX_KEY_LENGTH} 个可打印 ASCII 字符", code="invalid_idempotency_key")
+    return key
+
+
+def request_hash(payload) -> str:
+    """Same JSON value → same hash, whatever the key order or whitespace of the body."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def lookup(scope: str, key: str, digest: str) -> IdempotencyKey | None:
+    """The stored response for this key, or None; the same key with another body is a conflict."""
+    row = db.session.get(IdempotencyKey, (scope, key))
+    if row is None:
+        return None
+    if row.request_hash != digest:
+        raise Conflict("该 Idempotency-Key 已用于另一个不同内容的请求，请为新请求生成新的键",
+                       code="idempotency_key_reused")
+    return row
+
+
+def remember(scope: str, key: str, digest: str, status: int, body: dict, resource_id: int | None) -> None:
+    """Adds the response to the caller's transaction, so the record and its key commit together."""
+    db.session.add(IdempotencyKey(scope=scope, key=key, request_hash=digest, status_code=status,
+                                  response_body=json.dumps(body, ensure_ascii=False), resource_id=resource_id))
+
+
+def stored_body(row: IdempotencyKey) -> dict:
+    return json.loads(row.response_body)
+
+
+def purge_expired() -> int:
+    cutoff = now() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
+    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
+    db.session.commit()
+    return result.rowcount

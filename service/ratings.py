@@ -1,0 +1,207 @@
+"""好差评 intake and reads: one rating per case, retries never double-count, personal data encrypted and masked."""
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import Hall, Rating, RatingTag, Tag, db
+
+from . import cases, catalog, idempotency, ratelimit
+from .auth import Principal
+from .errors import Conflict, NotFound, ValidationFailed
+from .pagination import keyset_page
+from .security import derive, encrypt, mask_name, mask_phone, same
+from .timeutil import end_of_day, iso, local_date, now, start_of_day
+from .vocab import TAG_APPLIES, is_bad, level_of
+
+IDEMPOTENCY_SCOPE = "POST /ratings"
+
+
+@dataclass(frozen=True)
+class Client:
+    ip: str
+    client_id: str | None = None
+
+
+def receipt_for(rating_id: int) -> str:
+    """The rater's key to their own rating; derived, so it is neither stored nor replayed from storage."""
+    return derive("receipt", str(rating_id))
+
+
+# ---- intake ------------------------------------------------------------------------------------------------
+def submit(data: dict, *, client: Client, idempotency_key: str | None, raw_body) -> tuple[dict, bool]:
+    """Store one rating. Returns (response body, replayed)."""
+    key = idempotency.check_key(idempotency_key)
+    digest = idempotency.request_hash(raw_body) if key else None
+    if key and (prior := idempotency.lookup(IDEMPOTENCY_SCOPE, key, digest)):
+        return _replay(prior), True
+
+    rating = _build(data, client)
+    case_id = rating.case_id
+    try:
+        db.session.add(rating)
+        db.session.flush()  # PostgreSQL reports a unique violation here, SQLite may wait until commit
+        body = created_body(rating)
+        if key:
+            idempotency.remember(IDEMPOTENCY_SCOPE, key, digest, 201, body, rating.id)
+        rating_id = rating.id
+        db.session.commit()
+    except IntegrityError:
+        # A concurrent request won the race: either the same retry (replay it) or another rating of the case.
+        db.session.rollback()
+        if key and (prior := idempotency.lookup(IDEMPOTENCY_SCOPE, key, digest)):
+            return _replay(prior), True
+        if case_id is not None and _case_rated(case_id):
+            raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated") from None
+        raise
+    return {**body, "receipt": receipt_for(rating_id)}, False
+
+
+def _replay(row) -> dict:
+    return {**idempotency.stored_body(row), "receipt": receipt_for(row.resource_id)}
+
+
+def _case_rated(case_id: int) -> bool:
+    return db.session.execute(select(Rating.id).where(Rating.case_id == case_id)).first() is not None
+
+
+def _build(data: dict, client: Client) -> Rating:
+    errors: dict[str, list[str]] = {}
+    token = data.get("rating_token")
+    if token:
+        case = cases.find_by_token(token)
+        if case is None:
+            raise ValidationFailed({"rating_token": ["评价码无效，请扫描办件回执上的二维码重新评价"]},
+                                   code="invalid_rating_token")
+        for field, value in (("hall", case.hall_code), ("item", case.item_code),
+                             ("window", case.window_code), ("staff_no", case.staff_no)):
+            if data.get(field) is not None and data[field] != value:
+                errors[field] = ["与办件登记的信息不一致，使用评价码时可不填此项"]
+        hall, item, window, staff_no = case.hall_code, case.item_code, case.window_code, case.staff_no
+    else:
+        case = None
+        hall, item, window, staff_no = data.get("hall"), data.get("item"), data.get("window"), data.get("staff_no")
+        if not hall:
+            errors["hall"] = ["请提供评价码（rating_token）或所评价的大厅编码（hall）"]
+        elif db.session.get(Hall, hall) is None:
+            errors["hall"] = [f"未知的大厅编码：{hall}"]
+        else:
+            if item and not catalog.item_offered(hall, item):
+                errors["item"] = [f"该大厅未提供此事项：{item}"]
+            if window and not catalog.window_exists(hall, window):
+                errors["window"] = [f"该大厅没有此窗口：{window}"]
+
+    score = data["score"]
+    tag_codes = list(dict.fromkeys(data.get("tags") or []))
+    if tag_codes:
+        tag_errors = _check_tags(tag_codes, score)
+        if tag_errors:
+            errors["tags"] = tag_errors
+    anonymous = data.get("anonymous", True)
+    if not anonymous and is_bad(score) and not data.get("phone"):
+        errors["phone"] = ["实名差评需要填写有效的手机号码，以便工作人员回访核实"]
+    if errors:
+        raise ValidationFailed(errors)
+
+    if case is not None:
+        if _case_rated(case.id):
+            raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated")
+        if case.rate_before <= now():
+            days = current_app.config["RATING_WINDOW_DAYS"]
+            raise Conflict(f"该办件的评价期已结束（办结后 {days} 日内可评价）", code="rating_window_closed")
+    else:
+        # Ratings without a case (hall QR code, 综合点评) cannot be tied to a 办件, so they are rate-limited.
+        ratelimit.hit("rating", f"{client.ip}|{client.client_id or ''}", current_app.config["RATE_LIMIT_ANON_RATINGS"])
+        ratelimit.hit("rating-ip", client.ip, current_app.config["RATE_LIMIT_ANON_RATINGS_PER_IP"])
+
+    created = now()
+    name, phone = data.get("name"), data.get("phone")
+    return Rating(
+        case_id=case.id if case else None, hall_code=hall, item_code=item, window_code=window, staff_no=staff_no,
+        score=score, channel=data["channel"], comment=data.get("comment") or None, anonymous=anonymous,
+        name_enc=encrypt(name), name_masked=mask_name(name), phone_enc=encrypt(phone), phone_masked=mask_phone(phone),
+        is_default=False, effective=True, created_at=created, rated_on=local_date(created),
+        tags=[RatingTag(tag_code=code) for code in tag_codes],
+    )
+
+
+def _check_tags(codes: list[str], score: int) -> list[str]:
+    tags = {t.code: t for t in db.session.execute(select(Tag).where(Tag.code.in_(codes))).scalars()}
+    problems = []
+    unknown = [c for c in codes if c not in tags]
+    if unknown:
+        problems.append(f"未知的评价标签：{'、'.join(unknown)}")
+    for tag in tags.values():
+        # 基本满意 (3) may carry either kind; a good-only tag on a 差评 or a bad-only tag on praise is a mistake.
+        if tag.applies_to == "good" and is_bad(score) or tag.applies_to == "bad" and score >= 4:
+            problems.append(f"标签「{tag.label}」只适用于{TAG_APPLIES[tag.applies_to]}")
+    return problems
+
+
+# ---- views -------------------------------------------------------------------------------------------------
+def created_body(rating: Rating) -> dict:
+    level, label = level_of(rating.score)
+    return {"id": rating.id, "score": rating.score, "level": level, "level_label": label,
+            "is_bad": is_bad(rating.score), "created_at": iso(rating.created_at)}
+
+
+def view(rating: Rating) -> dict:
+    level, label = level_of(rating.score)
+    return {
+        "id": rating.id, "hall": rating.hall_code, "item": rating.item_code, "window": rating.window_code,
+        "staff_no": rating.staff_no, "score": rating.score, "level": level, "level_label": label,
+        "is_bad": is_bad(rating.score), "channel": rating.channel, "tags": sorted(t.tag_code for t in rating.tags),
+        "comment": rating.comment, "anonymous": rating.anonymous, "name": rating.name_masked,
+        "phone": rating.phone_masked, "is_default": rating.is_default, "effective": rating.effective,
+        "created_at": rating.created_at,
+    }
+
+
+def rectification_of(rating: Rating) -> dict | None:
+    """The rater's view of what was done about a 差评; filled in by the rectification engine."""
+    from . import rectification_view  # late import: the rectification engine builds on this module
+
+    return rectification_view.for_rating(rating)
+
+
+def get_for_rater(rating_id: int, receipt: str) -> dict:
+    rating = db.session.get(Rating, rating_id)
+    # A wrong receipt looks exactly like an unknown id.
+    if rating is None or not same(receipt_for(rating_id), receipt or ""):
+        raise NotFound("未找到该评价，请核对评价编号和回执")
+    return {**view(rating), "rectification": rectification_of(rating) if is_bad(rating.score) else None}
+
+
+def get_for_staff(principal: Principal, rating_id: int) -> dict:
+    rating = db.session.get(Rating, rating_id)
+    if rating is None or not principal.sees(rating.hall_code):
+        raise NotFound("未找到该评价")
+    return {**view(rating), "rectification": rectification_of(rating) if is_bad(rating.score) else None}
+
+
+def list_for(principal: Principal, filters: dict, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+    stmt = select(Rating)
+    hall = filters.get("hall")
+    if hall:
+        principal.check_hall(hall)
+        stmt = stmt.where(Rating.hall_code == hall)
+    elif principal.halls is not None:
+        stmt = stmt.where(Rating.hall_code.in_(principal.halls))
+    for field, column in (("item", Rating.item_code), ("window", Rating.window_code),
+                          ("staff_no", Rating.staff_no), ("score", Rating.score), ("channel", Rating.channel)):
+        if filters.get(field) is not None:
+            stmt = stmt.where(column == filters[field])
+    if filters.get("bad") is not None:
+        stmt = stmt.where(Rating.score <= 2 if filters["bad"] else Rating.score > 2)
+    start: date | None = filters.get("from")
+    end: date | None = filters.get("to")
+    if start and end and start > end:
+        raise ValidationFailed({"from": ["开始日期不能晚于结束日期"]})
+    if start:
+        stmt = stmt.where(Rating.created_at >= start_of_day(start))
+    if end:
+        stmt = stmt.where(Rating.created_at <= end_of_day(end))
+    rows, next_cursor = keyset_page(stmt, Rating.id, cursor=cursor, limit=limit)
+    return [view(r) for r in rows], next_cursor

@@ -1,0 +1,6 @@
+"""The rater's window onto the rectification of a 差评 (null until the collecting job has run)."""
+
+
+def for_rating(rating) -> dict | None:
+    # The rectification engine (issue 4) replaces this with the item's status, deadline, measures and result.
+    return None

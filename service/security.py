@@ -1,0 +1,57 @@
+"""Secrets and personal data: token hashing, derived tokens, encryption at rest and masking."""
+import hashlib
+import hmac
+import secrets
+from base64 import urlsafe_b64encode
+from functools import lru_cache
+
+from cryptography.fernet import Fernet
+from flask import current_app
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def derive(purpose: str, value: str) -> str:
+    """A secret that can be computed again from the server key, so it never needs to be stored."""
+    key = current_app.config["SECRET_KEY"].encode()
+    mac = hmac.new(key, f"{purpose}:{value}".encode(), hashlib.sha256).digest()
+    return urlsafe_b64encode(mac).decode().rstrip("=")[:32]
+
+
+@lru_cache(maxsize=4)
+def _fernet(key: str) -> Fernet:
+    return Fernet(key.encode())
+
+
+def encrypt(text: str | None) -> bytes | None:
+    if not text:
+        return None
+    return _fernet(current_app.config["PII_KEY"]).encrypt(text.encode())
+
+
+def decrypt(blob: bytes | None) -> str | None:
+    if not blob:
+        return None
+    return _fernet(current_app.config["PII_KEY"]).decrypt(bytes(blob)).decode()
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    return phone[:3] + "****" + phone[-4:]
+
+
+def mask_name(name: str | None) -> str | None:
+    if not name:
+        return None
+    return name[0] + "*" * max(1, len(name) - 1)

@@ -1,0 +1,39 @@
+"""Controlled vocabularies of the domain, each value with its Chinese label."""
+
+# score → (level name, label). 5 is best; a 差评 is 1 or 2; 基本满意 (3) is not a 差评.
+LEVELS = {
+    5: ("very_satisfied", "非常满意"),
+    4: ("satisfied", "满意"),
+    3: ("basically_satisfied", "基本满意"),
+    2: ("dissatisfied", "不满意"),
+    1: ("very_dissatisfied", "非常不满意"),
+}
+BAD_MAX_SCORE = 2
+DEFAULT_SCORE = 3
+
+CHANNELS = {
+    "miniprogram": "小程序",
+    "app": "移动端App",
+    "web": "网站",
+    "qrcode": "扫码评价",
+    "tablet": "平板评价",
+    "device": "评价器",
+    "sms": "短信",
+    "hotline": "12345热线",
+}
+
+HALL_LEVELS = {"city": "市级", "district": "区县级", "street": "街道（乡镇）", "community": "社区（村）"}
+HALL_LEVEL_ORDER = list(HALL_LEVELS)
+
+TAG_APPLIES = {"good": "好评", "bad": "差评", "any": "通用"}
+
+ROLES = {"staff": "窗口/部门工作人员", "supervisor": "监管人员", "admin": "系统管理员"}
+ROLE_RANK = {"staff": 1, "supervisor": 2, "admin": 3}
+
+
+def level_of(score: int) -> tuple[str, str]:
+    return LEVELS[score]
+
+
+def is_bad(score: int) -> bool:
+    return score <= BAD_MAX_SCORE

@@ -1,0 +1,246 @@
+"""好差评 intake: every rule of the contract, retries and races that must never double-count, privacy, scope."""
+import logging
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from models import IdempotencyKey, Rating, db
+from tests.helpers import API, assert_problem, register_case
+
+LEVELS = {5: ("very_satisfied", "非常满意"), 4: ("satisfied", "满意"), 3: ("basically_satisfied", "基本满意"),
+          2: ("dissatisfied", "不满意"), 1: ("very_dissatisfied", "非常不满意")}
+
+
+def rating_count() -> int:
+    db.session.expire_all()
+    return db.session.execute(select(func.count()).select_from(Rating)).scalar_one()
+
+
+@pytest.mark.parametrize("score", [1, 2, 3, 4, 5])
+def test_levels_and_bad_flag(client, tokens, score):
+    case = register_case(client, tokens["staff"])
+    response = client.post(f"{API}/ratings", json={"rating_token": case["rating_token"], "score": score,
+                                                   "channel": "miniprogram"})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert (body["level"], body["level_label"]) == LEVELS[score]
+    assert body["is_bad"] is (score <= 2)
+    assert body["receipt"] and body["id"]
+    assert set(body) == {"id", "receipt", "score", "level", "level_label", "is_bad", "created_at"}
+
+
+def test_case_fields_come_from_the_case(client, tokens):
+    case = register_case(client, tokens["staff"], window="04", staff_no="S042")
+    created = client.post(f"{API}/ratings", json={"rating_token": case["rating_token"], "score": 4,
+                                                  "channel": "device", "tags": ["EFFICIENT"]}).get_json()
+    view = client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": created["receipt"]}).get_json()
+    assert (view["hall"], view["item"], view["window"], view["staff_no"]) == ("HZ-XC", "SB-001", "04", "S042")
+    assert view["tags"] == ["EFFICIENT"] and view["rectification"] is None
+    mismatch = client.post(f"{API}/ratings", json={"rating_token": register_case(client, tokens["staff"])[
+        "rating_token"], "hall": "HZ-XC-HB", "score": 4, "channel": "web"})
+    assert "hall" in assert_problem(mismatch, 422)["errors"]
+
+
+def test_one_rating_per_case(client, tokens):
+    case = register_case(client, tokens["staff"])
+    body = {"rating_token": case["rating_token"], "score": 5, "channel": "miniprogram"}
+    assert client.post(f"{API}/ratings", json=body).status_code == 201
+    assert_problem(client.post(f"{API}/ratings", json={**body, "score": 1}), 409, "already_rated")
+    assert rating_count() == 1
+
+
+def test_rating_window_closes_after_seven_days(client, tokens):
+    old = (datetime.now(UTC) - timedelta(days=7, minutes=1)).isoformat()
+    case = register_case(client, tokens["staff"], completed_at=old)
+    response = client.post(f"{API}/ratings", json={"rating_token": case["rating_token"], "score": 5, "channel": "web"})
+    assert_problem(response, 409, "rating_window_closed")
+    fresh = register_case(client, tokens["staff"], completed_at=(datetime.now(UTC) - timedelta(days=6)).isoformat())
+    assert client.post(f"{API}/ratings", json={"rating_token": fresh["rating_token"], "score": 5,
+                                               "channel": "web"}).status_code == 201
+
+
+def test_unknown_token_and_missing_hall(client, demo):
+    assert_problem(client.post(f"{API}/ratings", json={"rating_token": "forged", "score": 5, "channel": "web"}), 422,
+                   "invalid_rating_token")
+    problem = assert_problem(client.post(f"{API}/ratings", json={"score": 5, "channel": "web"}), 422)
+    assert "hall" in problem["errors"]
+    problem = assert_problem(client.post(f"{API}/ratings", json={"hall": "NOPE", "score": 5, "channel": "web"}), 422)
+    assert "hall" in problem["errors"]
+
+
+@pytest.mark.parametrize("score", [0, 6, "5", 4.5, True, None, -1])
+def test_score_must_be_an_integer_from_1_to_5(client, demo, score):
+    problem = assert_problem(client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": score, "channel": "web"}),
+                             422, "validation_error")
+    assert problem["errors"]["score"] == ["评分必须是 1 到 5 之间的整数"]
+    assert problem["detail"] == "评分必须是 1 到 5 之间的整数"
+    assert rating_count() == 0
+
+
+def test_channel_tags_and_comment_are_validated(client, demo):
+    base = {"hall": "HZ-XC", "score": 1, "channel": "web"}
+    assert "channel" in assert_problem(client.post(f"{API}/ratings", json={**base, "channel": "fax"}), 422)["errors"]
+    assert "tags" in assert_problem(client.post(f"{API}/ratings", json={**base, "tags": ["NOPE"]}), 422)["errors"]
+    good_on_bad = assert_problem(client.post(f"{API}/ratings", json={**base, "tags": ["EFFICIENT"]}), 422)
+    assert "效率高" in good_on_bad["errors"]["tags"][0]
+    assert "tags" in assert_problem(client.post(f"{API}/ratings", json={**base, "score": 5, "tags": ["QUEUE"]}),
+                                    422)["errors"]
+    assert client.post(f"{API}/ratings", json={**base, "score": 3, "tags": ["QUEUE", "PATIENT"]}).status_code == 201
+    too_long = assert_problem(client.post(f"{API}/ratings", json={**base, "comment": "慢" * 501}), 422)
+    assert too_long["errors"]["comment"] == ["评价内容不能超过 500 个字"]
+    assert client.post(f"{API}/ratings", json={**base, "comment": "慢" * 500}).status_code == 201
+    assert rating_count() == 2
+
+
+def test_named_bad_rating_needs_a_mobile_number(client, demo):
+    base = {"hall": "HZ-XC", "score": 2, "channel": "miniprogram", "anonymous": False, "name": "李四"}
+    assert "phone" in assert_problem(client.post(f"{API}/ratings", json=base), 422)["errors"]
+    for wrong in ("12345678901", "1381234567", "+8613812345678", "138-1234-5678"):
+        assert "phone" in assert_problem(client.post(f"{API}/ratings", json={**base, "phone": wrong}), 422)["errors"]
+    # Anonymous 差评 and named praise need no number.
+    assert client.post(f"{API}/ratings", json={**base, "anonymous": True}).status_code == 201
+    assert client.post(f"{API}/ratings", json={**base, "score": 5}).status_code == 201
+
+
+def test_personal_data_is_encrypted_and_masked(app, client, demo, caplog):
+    caplog.set_level(logging.DEBUG)
+    body = {"hall": "HZ-XC", "score": 1, "channel": "miniprogram", "anonymous": False, "name": "张三丰",
+            "phone": "13812345678", "comment": "排队两个小时"}
+    created = client.post(f"{API}/ratings", json=body).get_json()
+    view = client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": created["receipt"]}).get_json()
+    assert view["phone"] == "138****5678" and view["name"] == "张**"
+    raw = db.session.execute(text("SELECT * FROM ratings")).mappings().one()
+    for value in raw.values():
+        as_text = bytes(value).decode("latin-1") if isinstance(value, bytes | memoryview) else str(value)
+        assert "13812345678" not in as_text and "张三丰" not in as_text
+    assert "13812345678" not in caplog.text and "张三丰" not in caplog.text
+
+
+def test_idempotency_key_replays_the_first_response(client, demo):
+    body = {"hall": "HZ-XC", "score": 4, "channel": "qrcode"}
+    headers = {"Idempotency-Key": "k-123"}
+    first = client.post(f"{API}/ratings", json=body, headers=headers)
+    second = client.post(f"{API}/ratings", json={"channel": "qrcode", "score": 4, "hall": "HZ-XC"}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert first.get_json() == second.get_json()
+    assert rating_count() == 1
+    assert_problem(client.post(f"{API}/ratings", json={**body, "score": 5}, headers=headers), 409,
+                   "idempotency_key_reused")
+    assert_problem(client.post(f"{API}/ratings", json=body, headers={"Idempotency-Key": "x" * 65}), 400,
+                   "invalid_idempotency_key")
+    assert rating_count() == 1
+    stored = db.session.execute(select(IdempotencyKey.response_body)).scalar_one()
+    assert first.get_json()["receipt"] not in stored  # the receipt is derived again, never kept
+
+
+def _post_concurrently(app, bodies_and_headers):
+    results = []
+    barrier = threading.Barrier(len(bodies_and_headers))
+
+    def worker(body, headers):
+        client = app.test_client()
+        barrier.wait()
+        response = client.post(f"{API}/ratings", json=body, headers=headers)
+        results.append((response.status_code, response.get_json()))
+
+    threads = [threading.Thread(target=worker, args=bh) for bh in bodies_and_headers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_twenty_concurrent_posts_of_one_case_store_exactly_one(app, client, tokens):
+    case = register_case(client, tokens["staff"])
+    body = {"rating_token": case["rating_token"], "score": 1, "channel": "miniprogram"}
+    results = _post_concurrently(app, [(body, {})] * 20)
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(201) == 1 and statuses.count(409) == 19, statuses
+    assert all(b["code"] == "already_rated" for s, b in results if s == 409)
+    assert rating_count() == 1
+
+
+def test_twenty_concurrent_retries_with_one_key_store_exactly_one(app, demo):
+    body = {"hall": "HZ-XC", "score": 2, "channel": "app"}
+    results = _post_concurrently(app, [(body, {"Idempotency-Key": "same-retry"})] * 20)
+    assert {status for status, _ in results} == {201}
+    assert len({b["id"] for _, b in results}) == 1
+    assert rating_count() == 1
+
+
+def test_anonymous_hall_ratings_are_rate_limited(app_factory):
+    app = app_factory(RATE_LIMIT_ANON_RATINGS=(3, 600))
+    with app.app_context():
+        from service import catalog
+
+        catalog.load_demo()
+    client = app.test_client()
+    body = {"hall": "HZ-XC", "score": 5, "channel": "qrcode"}
+    for _ in range(3):
+        assert client.post(f"{API}/ratings", json=body, headers={"X-Client-Id": "phone-1"}).status_code == 201
+    limited = client.post(f"{API}/ratings", json=body, headers={"X-Client-Id": "phone-1"})
+    assert_problem(limited, 429, "rate_limited")
+    assert 0 < int(limited.headers["Retry-After"]) <= 600
+    assert client.post(f"{API}/ratings", json=body, headers={"X-Client-Id": "phone-2"}).status_code == 201
+
+
+def test_receipt_guards_the_raters_view(client, demo):
+    created = client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 5, "channel": "web"}).get_json()
+    assert_problem(client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": "wrong"}), 404, "not_found")
+    assert_problem(client.get(f"{API}/ratings/{created['id'] + 99}", query_string={"receipt": created["receipt"]}),
+                   404, "not_found")
+    assert_problem(client.get(f"{API}/ratings/{created['id']}"), 422)
+    ok = client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": created["receipt"]})
+    assert ok.status_code == 200 and ok.headers["Cache-Control"] == "private, no-store"
+
+
+def test_staff_see_only_their_halls(client, tokens):
+    xc = client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 1, "channel": "web"}).get_json()
+    jn = client.post(f"{API}/ratings", json={"hall": "HZ-XC-JN", "score": 5, "channel": "web"}).get_json()
+    hb = client.post(f"{API}/ratings", json={"hall": "HZ-XC-HB", "score": 3, "channel": "web"}).get_json()
+
+    def ids(headers, **query):
+        response = client.get(f"{API}/ratings", query_string=query, headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return {r["id"] for r in response.get_json()["items"]}
+
+    assert ids(tokens["staff_b"]) == {hb["id"]}
+    assert ids(tokens["staff"]) == {xc["id"]}
+    assert ids(tokens["supervisor"]) == {xc["id"], jn["id"], hb["id"]}
+    assert ids(tokens["supervisor_jn"]) == {jn["id"]}
+    assert ids(tokens["admin"]) == {xc["id"], jn["id"], hb["id"]}
+    assert_problem(client.get(f"{API}/ratings", query_string={"hall": "HZ-XC"}, headers=tokens["staff_b"]), 404)
+    assert_problem(client.get(f"{API}/ratings/{xc['id']}", headers=tokens["staff_b"]), 404, "not_found")
+    assert client.get(f"{API}/ratings/{xc['id']}", headers=tokens["supervisor"]).status_code == 200
+    assert_problem(client.get(f"{API}/ratings"), 401)
+
+
+def test_list_filters_and_cursor_pages(client, tokens):
+    made = [client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": s, "channel": c, "window": "04"}).get_json()
+            for s, c in [(1, "web"), (5, "app"), (2, "web"), (4, "qrcode"), (3, "web")]]
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get(f"{API}/ratings", query_string=query, headers=tokens["staff"]).get_json()
+        seen += [r["id"] for r in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert pages == 3 and seen == sorted((m["id"] for m in made), reverse=True)
+
+    def ids(**query):
+        return {r["id"] for r in client.get(f"{API}/ratings", query_string=query, headers=tokens["staff"])
+                .get_json()["items"]}
+
+    assert ids(bad="true") == {made[0]["id"], made[2]["id"]}
+    assert ids(bad="false") == {made[1]["id"], made[3]["id"], made[4]["id"]}
+    assert ids(score=4) == {made[3]["id"]}
+    assert ids(channel="web", bad="true") == {made[0]["id"], made[2]["id"]}
+    assert len(ids(**{"from": "2000-01-01", "to": "2100-01-01"})) == 5
+    assert ids(**{"from": "2100-01-01"}) == set()
+    assert_problem(client.get(f"{API}/ratings", query_string={"from": "2026-13-01"}, headers=tokens["staff"]), 422)
