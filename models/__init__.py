@@ -4,8 +4,9 @@ from .base import Base, db, utcnow
 from .catalog import Hall, HallItem, ServiceItem, Tag, Window
 from .ops import IdempotencyKey, RateLimitCounter
 from .ratings import Case, Rating, RatingTag
+from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
     "Account", "Base", "Case", "Hall", "HallItem", "IdempotencyKey", "RateLimitCounter", "Rating", "RatingTag",
-    "ServiceItem", "Tag", "Window", "db", "utcnow",
+    "ServiceItem", "Tag", "Walkthrough", "Finding", "Window", "db", "utcnow",
 ]

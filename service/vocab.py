@@ -37,3 +37,40 @@ def level_of(score: int) -> tuple[str, str]:
 
 def is_bad(score: int) -> bool:
     return score <= BAD_MAX_SCORE
+
+# 我陪群众走流程
+WALKTHROUGH_MODES = {
+    "accompany": "陪同办",
+    "self": "亲身办",
+    "incognito": "暗访",
+    "window_seat": "坐窗口",
+    "cross_department": "跨部门互办",
+}
+WALKTHROUGH_STATUSES = {"draft": "草稿", "submitted": "已提交"}
+# In the order a procedure usually runs, so a feedback form lists steps in this order.
+STEPS = {
+    "consult": "咨询",
+    "ticket": "取号",
+    "wait": "等候",
+    "accept": "受理",
+    "form": "填表",
+    "submit_docs": "递交材料",
+    "approve": "审批",
+    "pay": "缴费",
+    "deliver": "出件",
+    "rate": "评价",
+    "online": "线上办理",
+}
+FINDING_CATEGORIES = {
+    "materials": "材料",
+    "process": "流程",
+    "time_limit": "时限",
+    "attitude": "态度",
+    "efficiency": "效率",
+    "disclosure": "信息公开",
+    "facilities": "环境设施",
+    "online": "线上平台",
+    "accessibility": "适老/无障碍",
+    "other": "其他",
+}
+SEVERITIES = {"low": "轻微", "medium": "一般", "high": "严重"}
