@@ -1,0 +1,56 @@
+"""Metrics schemas: /stats, /stats/tags, /rankings, /reports."""
+from marshmallow import fields, validate
+
+from service.metrics import GROUPS
+
+from .common import BaseSchema
+
+
+class StatsQuery(BaseSchema):
+    hall = fields.String(metadata={"description": "大厅编码：该大厅及其下级大厅"})
+    from_ = fields.Date(data_key="from", metadata={"description": "开始日期（含），缺省为本月1日"})
+    to = fields.Date(metadata={"description": "结束日期（含），缺省为今天"})
+    group_by = fields.String(load_default="hall", validate=validate.OneOf(
+        GROUPS, error=f"group_by 必须是 {'、'.join(GROUPS)} 之一"))
+
+
+class StatsRow(BaseSchema):
+    key = fields.String(allow_none=True)
+    label = fields.String()
+    ratings = fields.Integer()
+    bad = fields.Integer()
+    good_rate = fields.Float(allow_none=True, metadata={"description": "好评率"})
+    bad_rate = fields.Float(allow_none=True, metadata={"description": "差评率"})
+    active_rate = fields.Float(allow_none=True, metadata={"description": "主动评价率"})
+    rectified_rate = fields.Float(allow_none=True, metadata={"description": "差评整改率"})
+    on_time_rate = fields.Float(allow_none=True, metadata={"description": "按期整改率"})
+    callback_rate = fields.Float(allow_none=True, metadata={"description": "回访率"})
+    answer_satisfaction = fields.Float(allow_none=True, metadata={"description": "整改满意度"})
+
+
+class StatsOut(BaseSchema):
+    group_by = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    rows = fields.List(fields.Nested(StatsRow))
+
+
+class TagStatsQuery(BaseSchema):
+    hall = fields.String()
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+
+
+class TagShare(BaseSchema):
+    code = fields.String()
+    label = fields.String()
+    applies_to = fields.String()
+    count = fields.Integer()
+    share = fields.Float(allow_none=True, metadata={"description": "占比"})
+
+
+class TagStatsOut(BaseSchema):
+    from_ = fields.Date(data_key="from")
+    to = fields.Date()
+    ratings = fields.Integer()
+    items = fields.List(fields.Nested(TagShare))

@@ -1,0 +1,34 @@
+"""Metrics routes: /stats and /stats/tags, scoped to the caller's halls."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service import metrics
+
+from .access import principal, requires
+from .schemas.stats import StatsOut, StatsQuery, TagStatsOut, TagStatsQuery
+
+blp = Blueprint("stats", __name__, description="统计指标：好评率、差评率、主动评价率、整改率等")
+
+
+@blp.route("/stats")
+class Stats(MethodView):
+    @blp.arguments(StatsQuery, location="query")
+    @blp.response(200, StatsOut)
+    @requires("staff")
+    def get(self, args):
+        """分组统计指标"""
+        period = metrics.period_of(args.get("from_"), args.get("to"))
+        rows = metrics.stats(principal(), hall=args.get("hall"), start=period.start, end=period.end,
+                             group_by=args["group_by"])
+        return {"group_by": args["group_by"], "from_": period.start, "to": period.end, "rows": rows}
+
+
+@blp.route("/stats/tags")
+class TagStats(MethodView):
+    @blp.arguments(TagStatsQuery, location="query")
+    @blp.response(200, TagStatsOut)
+    @requires("staff")
+    def get(self, args):
+        """评价标签数量与占比"""
+        result = metrics.tag_stats(principal(), hall=args.get("hall"), start=args.get("from_"), end=args.get("to"))
+        return {**result, "from_": result.pop("from")}

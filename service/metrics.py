@@ -1,0 +1,198 @@
+"""Metrics of the 好差评 practice (好评率, 差评率, 主动评价率, 整改 rates), computed by SQL aggregates.
+
+Formulas are DESIGN.md's and are the contract. Only effective ratings count: an upheld appeal removes a
+rating (and its case and rectification item) from every figure.
+"""
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, case, func, or_, select
+
+from models import Case, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
+
+from . import auth
+from .auth import Principal
+from .errors import ValidationFailed
+from .sqlutil import local_date_of, month_of
+from .timeutil import end_of_day, local_date, now, start_of_day
+from .vocab import BAD_MAX_SCORE
+
+GROUPS = ("hall", "item", "window", "staff", "day", "month")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date
+    end: date
+
+
+def period_of(start: date | None, end: date | None) -> Period:
+    """Inclusive calendar dates in Asia/Shanghai; by default the current month up to today."""
+    today = local_date(now())
+    end = end or today
+    start = start or end.replace(day=1)
+    if start > end:
+        raise ValidationFailed({"from": ["开始日期不能晚于结束日期"]})
+    return Period(start, end)
+
+
+def halls_in_scope(principal: Principal, hall: str | None) -> frozenset[str] | None:
+    """The halls a query covers: a named hall means it and every hall under it, within the caller's scope."""
+    if hall is None:
+        return principal.halls
+    principal.check_hall(hall)
+    from . import catalog
+
+    catalog.get_hall(hall)
+    tree = auth.subtree(hall)
+    return tree if principal.halls is None else tree & principal.halls
+
+
+def rate(numerator, denominator) -> float | None:
+    if not denominator:
+        return None
+    return round(numerator / denominator, 4)
+
+
+# ---- grouping ----------------------------------------------------------------------------------------------
+def _rating_keys(group_by: str):
+    if group_by == "hall":
+        return [Rating.hall_code]
+    if group_by == "item":
+        return [Rating.item_code]
+    if group_by == "window":
+        return [Rating.hall_code, Rating.window_code]
+    if group_by == "staff":
+        return [Rating.hall_code, Rating.staff_no]
+    if group_by == "day":
+        return [Rating.rated_on]
+    return [month_of(Rating.rated_on)]
+
+
+def _case_keys(group_by: str):
+    if group_by == "hall":
+        return [Case.hall_code]
+    if group_by == "item":
+        return [Case.item_code]
+    if group_by == "window":
+        return [Case.hall_code, Case.window_code]
+    if group_by == "staff":
+        return [Case.hall_code, Case.staff_no]
+    if group_by == "day":
+        return [local_date_of(Case.completed_at)]
+    return [func.substr(func.cast(local_date_of(Case.completed_at), db.String), 1, 7)]
+
+
+def _key(group_by: str, values: tuple) -> str | None:
+    values = tuple(v.isoformat() if isinstance(v, date) else (None if v is None else str(v)) for v in values)
+    if group_by in ("window", "staff"):
+        return None if values[1] is None else f"{values[0]}/{values[1]}"
+    return values[0]
+
+
+def _labels(group_by: str, keys) -> dict:
+    keys = [k for k in keys if k is not None]
+    if group_by == "hall":
+        return dict(db.session.execute(select(Hall.code, Hall.name).where(Hall.code.in_(keys))).all())
+    if group_by == "item":
+        return dict(db.session.execute(select(ServiceItem.code, ServiceItem.name)
+                                       .where(ServiceItem.code.in_(keys))).all())
+    if group_by == "window":
+        halls = dict(db.session.execute(select(Hall.code, Hall.name)).all())
+        windows = {f"{h}/{w}": n for h, w, n in db.session.execute(select(Window.hall_code, Window.code, Window.name))}
+        return {k: f"{halls.get(k.split('/', 1)[0], '')} {windows.get(k, k.split('/', 1)[1])}".strip() for k in keys}
+    if group_by == "staff":
+        halls = dict(db.session.execute(select(Hall.code, Hall.name)).all())
+        return {k: f"{halls.get(k.split('/', 1)[0], '')} 工号{k.split('/', 1)[1]}" for k in keys}
+    return {k: k for k in keys}
+
+
+_UNSPECIFIED = {"item": "未指定事项", "window": "未指定窗口", "staff": "未指定工作人员"}
+
+
+# ---- the aggregates ----------------------------------------------------------------------------------------
+def _rating_filter(halls, period: Period):
+    conditions = [Rating.effective.is_(True), Rating.rated_on >= period.start, Rating.rated_on <= period.end]
+    if halls is not None:
+        conditions.append(Rating.hall_code.in_(halls))
+    return and_(*conditions)
+
+
+def _rating_rows(group_by, halls, period):
+    keys = _rating_keys(group_by)
+    stmt = (select(*keys, func.count().label("ratings"),
+                   func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)).label("bad"),
+                   func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)).label("good"))
+            .where(_rating_filter(halls, period)).group_by(*keys))
+    return {_key(group_by, tuple(row[:len(keys)])): row[len(keys):] for row in db.session.execute(stmt)}
+
+
+def _case_rows(group_by, halls, period):
+    """主动评价率: non-default ratings / cases that were rated or whose rating window has closed."""
+    keys = _case_keys(group_by)
+    closed = Case.rate_before <= now()
+    rated = Rating.id.is_not(None)
+    counted = or_(and_(rated, Rating.effective.is_(True)), and_(~rated, closed))
+    stmt = (select(*keys,
+                   func.sum(case((counted, 1), else_=0)).label("due"),
+                   func.sum(case((and_(rated, Rating.effective.is_(True), Rating.is_default.is_(False)), 1),
+                                 else_=0)).label("active"))
+            .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
+            .where(Case.completed_at >= start_of_day(period.start), Case.completed_at <= end_of_day(period.end))
+            .group_by(*keys))
+    if halls is not None:
+        stmt = stmt.where(Case.hall_code.in_(halls))
+    return {_key(group_by, tuple(row[:len(keys)])): row[len(keys):] for row in db.session.execute(stmt)}
+
+
+def _item_rows(group_by, halls, period):
+    """The 差评 rectification figures, from the rectification engine (empty until it is installed)."""
+    from . import rectification_metrics
+
+    return rectification_metrics.by_group(group_by, _rating_keys(group_by), _rating_filter(halls, period),
+                                          lambda values: _key(group_by, values))
+
+
+def stats(principal: Principal, *, hall: str | None, start: date | None, end: date | None,
+          group_by: str = "hall") -> list[dict]:
+    if group_by not in GROUPS:
+        raise ValidationFailed({"group_by": [f"group_by 必须是 {'、'.join(GROUPS)} 之一"]})
+    period = period_of(start, end)
+    halls = halls_in_scope(principal, hall)
+    ratings = _rating_rows(group_by, halls, period)
+    cases = _case_rows(group_by, halls, period)
+    items = _item_rows(group_by, halls, period)
+    keys = set(ratings) | set(cases) | set(items)
+    labels = _labels(group_by, keys)
+    rows = []
+    for key in sorted(keys, key=lambda k: (k is None, k or "")):
+        n, bad, good = ratings.get(key, (0, 0, 0))
+        due, active = cases.get(key, (0, 0))
+        it = items.get(key, {})
+        rows.append({
+            "key": key, "label": labels.get(key) or _UNSPECIFIED.get(group_by, key),
+            "ratings": n, "bad": bad,
+            "good_rate": rate(good, n), "bad_rate": rate(bad, n), "active_rate": rate(active, due),
+            "rectified_rate": rate(it.get("closed", 0), it.get("items", 0)),
+            "on_time_rate": rate(it.get("on_time", 0), it.get("on_time_base", 0)),
+            "callback_rate": rate(it.get("called_back", 0), it.get("items", 0)),
+            "answer_satisfaction": rate(it.get("satisfied", 0), it.get("answers", 0)),
+        })
+    return rows
+
+
+def tag_stats(principal: Principal, *, hall: str | None, start: date | None, end: date | None) -> dict:
+    """Each tag's count and 占比 (share of the effective ratings in range that carry it)."""
+    period = period_of(start, end)
+    halls = halls_in_scope(principal, hall)
+    where = _rating_filter(halls, period)
+    total = db.session.execute(select(func.count()).select_from(Rating).where(where)).scalar_one()
+    counts = dict(db.session.execute(
+        select(RatingTag.tag_code, func.count()).join(Rating, Rating.id == RatingTag.rating_id).where(where)
+        .group_by(RatingTag.tag_code)).all())
+    tags = db.session.execute(select(Tag).order_by(Tag.code)).scalars().all()
+    items = [{"code": t.code, "label": t.label, "applies_to": t.applies_to, "count": counts.get(t.code, 0),
+              "share": rate(counts.get(t.code, 0), total)} for t in tags]
+    items.sort(key=lambda i: (-i["count"], i["code"]))
+    return {"from": period.start, "to": period.end, "ratings": total, "items": items}
+

@@ -1,0 +1,6 @@
+"""差评整改率, 按期整改率, 回访率 and 整改满意度 grouped like the rating metrics (filled by the rectification engine)."""
+
+
+def by_group(group_by, rating_keys, rating_filter, key_of) -> dict:
+    # Until rectification items exist there is nothing to count: every rate is null (undefined).
+    return {}

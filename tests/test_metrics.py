@@ -1,0 +1,118 @@
+"""Metrics on a hand-built data set; every expected figure is worked out here by counting, not by the code."""
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from models import Case, Rating, RatingTag, db
+from tests.helpers import API, assert_problem
+
+OCT = date(2026, 10, 1)
+
+
+def _rating(hall, score, day, *, item="SB-001", window="01", staff="S1", is_default=False, effective=True,
+            case=None, tags=()):
+    moment = datetime(day.year, day.month, day.day, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    rating = Rating(hall_code=hall, item_code=item, window_code=window, staff_no=staff, score=score, channel="web",
+                    anonymous=True, is_default=is_default, effective=effective, created_at=moment, rated_on=day,
+                    case_id=case.id if case else None, tags=[RatingTag(tag_code=t) for t in tags])
+    db.session.add(rating)
+    return rating
+
+
+def _case(hall, no, completed: date, *, expired=True):
+    moment = datetime(completed.year, completed.month, completed.day, 2, 0, tzinfo=UTC)
+    rate_before = moment + timedelta(days=7) if expired else datetime.now(UTC) + timedelta(days=3)
+    case = Case(case_no=no, hall_code=hall, item_code="SB-001", window_code="01", staff_no="S1",
+                completed_at=moment, rate_before=rate_before, token_hash=f"{no:0>64}")
+    db.session.add(case)
+    db.session.flush()
+    return case
+
+
+@pytest.fixture
+def dataset(demo):
+    """Two halls in October 2026, with a default rating, an appeal upheld (not effective) and unrated cases."""
+    xc = [(5, date(2026, 10, 5)), (4, date(2026, 10, 5)), (3, date(2026, 10, 6)), (2, date(2026, 10, 6)),
+          (1, date(2026, 10, 7))]
+    for score, day in xc:
+        _rating("HZ-XC", score, day, tags=("QUEUE",) if score <= 3 else ("EFFICIENT",))
+    _rating("HZ-XC", 1, date(2026, 10, 7), effective=False, tags=("QUEUE",))  # appeal upheld: leaves every metric
+    case_a = _case("HZ-XC", "A", date(2026, 10, 5))
+    _rating("HZ-XC", 5, date(2026, 10, 5), case=case_a)
+    case_b = _case("HZ-XC", "B", date(2026, 10, 6))
+    _rating("HZ-XC", 3, date(2026, 10, 13), case=case_b, is_default=True)  # 基本满意 given by default
+    _case("HZ-XC", "C", date(2026, 10, 7))  # never rated, window closed
+    _case("HZ-XC", "D", date(2026, 10, 8), expired=False)  # still inside its window: not yet counted
+    case_e = _case("HZ-XC", "E", date(2026, 10, 8))
+    _rating("HZ-XC", 1, date(2026, 10, 8), case=case_e, effective=False)
+    jn = [(1, date(2026, 10, 20)), (2, date(2026, 10, 21)), (5, date(2026, 11, 2))]
+    for score, day in jn:
+        _rating("HZ-XC-JN", score, day, window="02", staff="S9")
+    db.session.commit()
+    return {"xc": xc, "jn": jn}
+
+
+def _rows(client, headers, **query):
+    response = client.get(f"{API}/stats", query_string=query, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return {r["key"]: r for r in response.get_json()["rows"]}
+
+
+def test_rates_per_hall(client, tokens, dataset):
+    rows = _rows(client, tokens["admin"], group_by="hall", **{"from": "2026-10-01", "to": "2026-10-31"})
+    # HZ-XC: the five ratings, the rated case A (5), the default of case B (3); not the two that are not effective.
+    xc_scores = [s for s, _ in dataset["xc"]] + [5, 3]
+    xc = rows["HZ-XC"]
+    assert xc["label"] == "西城区政务服务中心"
+    assert xc["ratings"] == len(xc_scores)
+    assert xc["bad"] == sum(1 for s in xc_scores if s <= 2)
+    assert xc["good_rate"] == round(sum(1 for s in xc_scores if s >= 3) / len(xc_scores), 4)
+    assert xc["bad_rate"] == round(sum(1 for s in xc_scores if s <= 2) / len(xc_scores), 4)
+    # 主动评价率: cases rated or expired = A (rated), B (default), C (expired); D is still open, E was dismissed.
+    # Non-default among them: A only.
+    assert xc["active_rate"] == round(1 / 3, 4)
+    jn_oct = [s for s, d in dataset["jn"] if d.month == 10]
+    assert rows["HZ-XC-JN"]["ratings"] == len(jn_oct) and rows["HZ-XC-JN"]["bad_rate"] == 1.0
+    assert rows["HZ-XC-JN"]["active_rate"] is None  # no cases: undefined, not zero
+    assert "HZ-XC-HB" not in rows
+
+
+def test_group_by_day_month_window_staff(client, tokens, dataset):
+    days = _rows(client, tokens["admin"], group_by="day", **{"from": "2026-10-05", "to": "2026-10-06"})
+    assert set(days) == {"2026-10-05", "2026-10-06"}
+    assert days["2026-10-05"]["ratings"] == 3  # 5 and 4 and case A's 5
+    assert days["2026-10-06"]["bad"] == 1
+    months = _rows(client, tokens["admin"], group_by="month", **{"from": "2026-10-01", "to": "2026-11-30"})
+    assert months["2026-11"]["ratings"] == 1 and months["2026-10"]["ratings"] == 7 + 2
+    windows = _rows(client, tokens["admin"], group_by="window", **{"from": "2026-10-01", "to": "2026-10-31"})
+    assert windows["HZ-XC-JN/02"]["ratings"] == 2 and "综合窗口2" in windows["HZ-XC-JN/02"]["label"]
+    staff = _rows(client, tokens["admin"], group_by="staff", **{"from": "2026-10-01", "to": "2026-10-31"})
+    assert staff["HZ-XC/S1"]["ratings"] == 7
+    items = _rows(client, tokens["admin"], group_by="item", **{"from": "2026-10-01", "to": "2026-10-31"})
+    assert items["SB-001"]["ratings"] == 9 and items["SB-001"]["label"] == "社会保障卡申领"
+
+
+def test_scope_limits_what_is_counted(client, tokens, dataset):
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    assert set(_rows(client, tokens["staff"], **period)) == {"HZ-XC"}
+    assert set(_rows(client, tokens["supervisor"], **period)) == {"HZ-XC", "HZ-XC-JN"}
+    assert set(_rows(client, tokens["supervisor"], hall="HZ-XC-JN", **period)) == {"HZ-XC-JN"}
+    assert_problem(client.get(f"{API}/stats", query_string={"hall": "HZ-XC"}, headers=tokens["staff_b"]), 404)
+    assert_problem(client.get(f"{API}/stats"), 401)
+    assert_problem(client.get(f"{API}/stats", query_string={"group_by": "weekday"}, headers=tokens["admin"]), 422)
+    assert_problem(client.get(f"{API}/stats", query_string={"from": "2026-10-31", "to": "2026-10-01"},
+                              headers=tokens["admin"]), 422)
+
+
+def test_tag_shares(client, tokens, dataset):
+    response = client.get(f"{API}/stats/tags", query_string={"from": "2026-10-01", "to": "2026-10-31", "hall": "HZ-XC"},
+                          headers=tokens["admin"])
+    body = response.get_json()
+    # hall=HZ-XC covers the district centre and the halls under it (the street hall's October ratings too).
+    effective_xc = len(dataset["xc"]) + 2 + sum(1 for _, d in dataset["jn"] if d.month == 10)
+    assert body["ratings"] == effective_xc
+    tags = {t["code"]: t for t in body["items"]}
+    queue = sum(1 for s, _ in dataset["xc"] if s <= 3)  # the not-effective QUEUE rating is left out
+    assert tags["QUEUE"]["count"] == queue and tags["QUEUE"]["share"] == round(queue / effective_xc, 4)
+    assert tags["MATERIALS"]["count"] == 0 and tags["MATERIALS"]["share"] == 0.0
+    assert body["items"][0]["code"] == "QUEUE"  # most frequent first
