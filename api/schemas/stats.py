@@ -54,3 +54,52 @@ class TagStatsOut(BaseSchema):
     to = fields.Date()
     ratings = fields.Integer()
     items = fields.List(fields.Nested(TagShare))
+
+
+class RankingQuery(BaseSchema):
+    period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
+                                                                   error="月份格式应为 YYYY-MM，例如 2026-10"))
+    by = fields.String(load_default="window", validate=validate.OneOf(
+        ("window", "item", "hall", "staff"), error="by 必须是 window、item、hall、staff 之一"))
+    hall = fields.String()
+
+
+class RankingRow(BaseSchema):
+    rank = fields.Integer()
+    key = fields.String()
+    label = fields.String()
+    ratings = fields.Integer()
+    bad = fields.Integer()
+    bad_rate = fields.Float(allow_none=True)
+    bound = fields.Float(metadata={"description": "差评率的 Wilson 置信下限（连续性校正，95%）"})
+    rank_last_month = fields.Integer(allow_none=True)
+    worst_decile_two_months = fields.Boolean(metadata={"description": "连续两个月处于最差的 10%"})
+
+
+class RankingOut(BaseSchema):
+    period = fields.String()
+    by = fields.String()
+    items = fields.List(fields.Nested(RankingRow))
+
+
+class ReportQuery(BaseSchema):
+    hall = fields.String()
+    month = fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM"))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "html"),
+                                                                          error="format 必须是 json 或 html"))
+
+
+class ReportOut(BaseSchema):
+    month = fields.String()
+    hall = fields.Dict()
+    halls_covered = fields.Integer()
+    headline = fields.Dict()
+    last_month = fields.Dict()
+    change = fields.Dict()
+    daily = fields.List(fields.Dict())
+    tags = fields.List(fields.Dict())
+    walkthroughs = fields.Dict()
+    rectification = fields.Dict()
+    worst_windows = fields.List(fields.Nested(RankingRow))
+    worst_items = fields.List(fields.Nested(RankingRow))
+    generated_at = fields.String()
