@@ -2,7 +2,7 @@
 import click
 from flask import Flask
 
-from . import auth, catalog
+from . import auth, catalog, opendata
 from .errors import ServiceError
 
 
@@ -46,3 +46,13 @@ def register_commands(app: Flask) -> None:
             _fail(exc)
         click.echo(f"账号 {account.id}（{account.role}，{account.hall_code or '全部大厅'}）已创建。访问令牌（只显示这一次）：")
         click.echo(token)
+
+    @app.cli.group("opendata", help="评价结果公开：匿名化的开放数据文件")
+    def opendata_cli():
+        pass
+
+    @opendata_cli.command("export", help="导出 SQLite 文件（Datasette 可直接打开），旁附 metadata.json")
+    @click.argument("out", type=click.Path(dir_okay=False))
+    def opendata_export(out):
+        counts = opendata.export(out)
+        click.echo(f"已导出 {out}：" + "，".join(f"{k} {v}" for k, v in counts.items()))
