@@ -9,7 +9,8 @@ from .base import BigIntPK, UTCDateTime, db, utcnow
 
 class Case(db.Model):
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("hall_code", "case_no"),)
+    __table_args__ = (UniqueConstraint("hall_code", "case_no"), Index("ix_cases_hall_completed", "hall_code",
+                                                                      "completed_at"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     case_no: Mapped[str] = mapped_column(String(64))
@@ -30,6 +31,8 @@ class Rating(db.Model):
     __table_args__ = (
         Index("ix_ratings_hall_rated_on", "hall_code", "rated_on"),
         Index("ix_ratings_rated_on", "rated_on"),
+        # The few ratings taken out by an upheld appeal, subtracted from the daily rollups.
+        Index("ix_ratings_effective_rated_on", "effective", "rated_on"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -2,7 +2,7 @@
 import click
 from flask import Flask
 
-from . import auth, catalog, opendata
+from . import auth, catalog, opendata, rollup
 from .errors import ServiceError
 
 
@@ -56,3 +56,15 @@ def register_commands(app: Flask) -> None:
     def opendata_export(out):
         counts = opendata.export(out)
         click.echo(f"已导出 {out}：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
+    @app.cli.group("stats", help="统计汇总")
+    def stats_cli():
+        pass
+
+    @stats_cli.command("rollup", help="刷新按日汇总表（定时任务也会执行）")
+    def stats_rollup():
+        from .extensions import writing
+
+        with writing():
+            result = rollup.refresh()
+        click.echo(f"汇总已更新：{result}")

@@ -4,13 +4,13 @@ Formulas are DESIGN.md's and are the contract. Only effective ratings count: an 
 rating (and its case and rectification item) from every figure.
 """
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
-from models import Case, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
+from models import Case, DailyHallStats, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
 
-from . import auth
+from . import auth, rollup
 from .auth import Principal
 from .errors import ValidationFailed
 from .sqlutil import local_date_of, month_of
@@ -18,6 +18,7 @@ from .timeutil import end_of_day, local_date, now, start_of_day
 from .vocab import BAD_MAX_SCORE
 
 GROUPS = ("hall", "item", "window", "staff", "day", "month")
+ROLLUP_GROUPS = ("hall", "day", "month")
 
 
 @dataclass(frozen=True)
@@ -111,38 +112,95 @@ _UNSPECIFIED = {"item": "未指定事项", "window": "未指定窗口", "staff":
 
 
 # ---- the aggregates ----------------------------------------------------------------------------------------
-def _rating_filter(halls, period: Period):
-    conditions = [Rating.effective.is_(True), Rating.rated_on >= period.start, Rating.rated_on <= period.end]
+def _rating_filter(halls, period: Period, effective: bool = True):
+    conditions = [Rating.effective.is_(effective), Rating.rated_on >= period.start, Rating.rated_on <= period.end]
     if halls is not None:
         conditions.append(Rating.hall_code.in_(halls))
     return and_(*conditions)
 
 
-def _rating_rows(group_by, halls, period):
+def _collect(stmt, group_by, width) -> dict:
+    return {_key(group_by, tuple(row[:width])): tuple(row[width:]) for row in db.session.execute(stmt)}
+
+
+def _merge(into: dict, rows: dict, sign: int = 1) -> dict:
+    for key, values in rows.items():
+        old = into.get(key, (0,) * len(values))
+        into[key] = tuple(a + sign * (b or 0) for a, b in zip(old, values, strict=True))
+    return into
+
+
+def _split(period: Period, through: date | None) -> tuple[Period | None, Period | None]:
+    """(days read from the rollup, days read live)."""
+    if through is None or period.start > through:
+        return None, period
+    if period.end <= through:
+        return period, None
+    return Period(period.start, through), Period(through + timedelta(days=1), period.end)
+
+
+def _rating_counts(group_by, halls, period, effective=True):
     keys = _rating_keys(group_by)
     stmt = (select(*keys, func.count().label("ratings"),
                    func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)).label("bad"),
                    func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)).label("good"))
-            .where(_rating_filter(halls, period)).group_by(*keys))
-    return {_key(group_by, tuple(row[:len(keys)])): row[len(keys):] for row in db.session.execute(stmt)}
+            .where(_rating_filter(halls, period, effective)).group_by(*keys))
+    return _collect(stmt, group_by, len(keys))
 
 
-def _case_rows(group_by, halls, period):
+def _rollup_counts(group_by, halls, period, columns):
+    key = {"hall": DailyHallStats.hall_code, "day": DailyHallStats.day, "month": month_of(DailyHallStats.day)}[group_by]
+    stmt = (select(key, *(func.sum(c) for c in columns))
+            .where(DailyHallStats.day >= period.start, DailyHallStats.day <= period.end).group_by(key))
+    if halls is not None:
+        stmt = stmt.where(DailyHallStats.hall_code.in_(halls))
+    return _collect(stmt, group_by, 1)
+
+
+def _rating_rows(group_by, halls, period):
+    """{key: (ratings, bad, good)} over effective ratings; long periods come mostly from the daily rollup."""
+    if group_by not in ROLLUP_GROUPS:
+        return _rating_counts(group_by, halls, period)
+    rolled, live = _split(period, rollup.watermarks()[rollup.RATINGS])
+    rows = _rating_counts(group_by, halls, live) if live else {}
+    if rolled:
+        _merge(rows, _rollup_counts(group_by, halls, rolled,
+                                    (DailyHallStats.ratings, DailyHallStats.bad, DailyHallStats.good)))
+        _merge(rows, _rating_counts(group_by, halls, rolled, effective=False), sign=-1)
+    return rows
+
+
+def _case_counts(group_by, halls, period, dismissed_only=False):
     """主动评价率: non-default ratings / cases that were rated or whose rating window has closed."""
     keys = _case_keys(group_by)
     closed = Case.rate_before <= now()
     rated = Rating.id.is_not(None)
-    counted = or_(and_(rated, Rating.effective.is_(True)), and_(~rated, closed))
-    stmt = (select(*keys,
-                   func.sum(case((counted, 1), else_=0)).label("due"),
-                   func.sum(case((and_(rated, Rating.effective.is_(True), Rating.is_default.is_(False)), 1),
-                                 else_=0)).label("active"))
+    if dismissed_only:  # cases whose rating an upheld appeal took out: the rollup counted them
+        due, active = rated, and_(rated, Rating.is_default.is_(False))
+    else:
+        due = or_(and_(rated, Rating.effective.is_(True)), and_(~rated, closed))
+        active = and_(rated, Rating.effective.is_(True), Rating.is_default.is_(False))
+    stmt = (select(*keys, func.sum(case((due, 1), else_=0)).label("due"),
+                   func.sum(case((active, 1), else_=0)).label("active"))
             .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
             .where(Case.completed_at >= start_of_day(period.start), Case.completed_at <= end_of_day(period.end))
             .group_by(*keys))
+    if dismissed_only:
+        stmt = stmt.where(Rating.effective.is_(False))
     if halls is not None:
         stmt = stmt.where(Case.hall_code.in_(halls))
-    return {_key(group_by, tuple(row[:len(keys)])): row[len(keys):] for row in db.session.execute(stmt)}
+    return _collect(stmt, group_by, len(keys))
+
+
+def _case_rows(group_by, halls, period):
+    if group_by not in ROLLUP_GROUPS:
+        return _case_counts(group_by, halls, period)
+    rolled, live = _split(period, rollup.watermarks()[rollup.CASES])
+    rows = _case_counts(group_by, halls, live) if live else {}
+    if rolled:
+        _merge(rows, _rollup_counts(group_by, halls, rolled, (DailyHallStats.cases_due, DailyHallStats.cases_active)))
+        _merge(rows, _case_counts(group_by, halls, rolled, dismissed_only=True), sign=-1)
+    return rows
 
 
 def _item_rows(group_by, halls, period):

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from models import Case, Rating, RatingTag, db
+from models import Case, DailyHallStats, Rating, RatingTag, db
 from tests.helpers import API, assert_problem
 
 OCT = date(2026, 10, 1)
@@ -29,8 +29,8 @@ def _case(hall, no, completed: date, *, expired=True):
     return case
 
 
-@pytest.fixture
-def dataset(demo):
+@pytest.fixture(params=["live", "rolled"])
+def dataset(request, demo):
     """Two halls in October 2026, with a default rating, an appeal upheld (not effective) and unrated cases."""
     xc = [(5, date(2026, 10, 5)), (4, date(2026, 10, 5)), (3, date(2026, 10, 6)), (2, date(2026, 10, 6)),
           (1, date(2026, 10, 7))]
@@ -49,6 +49,12 @@ def dataset(demo):
     for score, day in jn:
         _rating("HZ-XC-JN", score, day, window="02", staff="S9")
     db.session.commit()
+    if request.param == "rolled":
+        # The same figures must come out when past days are read from the daily rollup.
+        from service import rollup
+
+        rollup.refresh()
+        assert db.session.query(DailyHallStats).count() > 0
     return {"xc": xc, "jn": jn}
 
 
@@ -116,3 +122,15 @@ def test_tag_shares(client, tokens, dataset):
     assert tags["QUEUE"]["count"] == queue and tags["QUEUE"]["share"] == round(queue / effective_xc, 4)
     assert tags["MATERIALS"]["count"] == 0 and tags["MATERIALS"]["share"] == 0.0
     assert body["items"][0]["code"] == "QUEUE"  # most frequent first
+
+
+def test_today_stays_exact_after_a_rollup(client, tokens, dataset):
+    from service import rollup
+
+    rollup.refresh()
+    before = _rows(client, tokens["admin"], group_by="hall", **{"from": "2026-10-01"})["HZ-XC"]["ratings"]
+    assert client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 1, "channel": "web"}).status_code == 201
+    rows = _rows(client, tokens["admin"], group_by="hall", **{"from": "2026-10-01"})
+    assert rows["HZ-XC"]["ratings"] == before + 1
+    rollup.refresh()  # a second run with nothing new changes nothing
+    assert _rows(client, tokens["admin"], group_by="hall", **{"from": "2026-10-01"}) == rows

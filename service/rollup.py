@@ -1,0 +1,77 @@
+"""Keeps the daily per-hall rollup in step, so year-long statistics read a few thousand rows, not every rating.
+
+A day's ratings are final once the day is over (with a few minutes' grace for requests still committing);
+a day's cases are final once every case of it is rated or past its rating window. Days after those
+watermarks are read live, so figures stay exact for today. The only later change to a rating, an upheld
+appeal (effective → false), is subtracted by the readers, so rolled days never need rewriting for it.
+"""
+from datetime import date, datetime, time, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, case, delete, func, literal_column, or_, select
+
+from models import Case, DailyHallStats, Rating, RollupState, db
+
+from .sqlutil import insert, local_date_of
+from .timeutil import SHANGHAI, end_of_day, now, start_of_day
+from .vocab import BAD_MAX_SCORE
+
+RATINGS, CASES = "ratings", "cases"
+ZERO = literal_column("0")
+GRACE = timedelta(minutes=10)
+
+
+def watermarks() -> dict[str, date | None]:
+    rows = dict(db.session.execute(select(RollupState.name, RollupState.through)).all())
+    return {RATINGS: rows.get(RATINGS), CASES: rows.get(CASES)}
+
+
+def final_days(moment: datetime) -> tuple[date, date]:
+    """(last final day of ratings, last final day of cases) as of this moment."""
+    local = moment.astimezone(SHANGHAI)
+    today = local.date()
+    ratings_final = today - timedelta(days=1 if local.time() >= time(0, 10) else 2)
+    window = current_app.config["RATING_WINDOW_DAYS"]
+    return ratings_final, min(ratings_final, today - timedelta(days=window + 1))
+
+
+def refresh(moment: datetime | None = None) -> dict:
+    """Recompute the days that are not yet final in the rollup (all of them the first time). Idempotent."""
+    moment = moment or now()
+    ratings_final, cases_final = final_days(moment)
+    marks = watermarks()
+    # Everything after the older watermark is recomputed: the cases columns of those days may have changed.
+    start_after = marks[CASES]
+    lo = (start_after + timedelta(days=1)) if start_after else None
+    if lo is not None and lo > ratings_final:
+        return {"days": 0}
+    db.session.execute(delete(DailyHallStats).where(*([DailyHallStats.day >= lo] if lo else [])))
+    rated_filter = [Rating.rated_on <= ratings_final] + ([Rating.rated_on >= lo] if lo else [])
+    ratings_agg = (select(Rating.rated_on, Rating.hall_code, func.count(),
+                          func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)),
+                          func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)),
+                          ZERO, ZERO)
+                   .where(*rated_filter).group_by(Rating.rated_on, Rating.hall_code))
+    columns = ["day", "hall_code", "ratings", "bad", "good", "cases_due", "cases_active"]
+    db.session.execute(insert(DailyHallStats).from_select(columns, ratings_agg))
+
+    day = local_date_of(Case.completed_at)
+    rated = Rating.id.is_not(None)
+    case_filter = [Case.completed_at <= end_of_day(ratings_final)] + (
+        [Case.completed_at >= start_of_day(lo)] if lo else [])
+    cases_agg = (select(day, Case.hall_code, ZERO, ZERO,
+                        ZERO,
+                        func.sum(case((or_(rated, Case.rate_before <= moment), 1), else_=0)),
+                        func.sum(case((and_(rated, Rating.is_default.is_(False)), 1), else_=0)))
+                 .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
+                 .where(*case_filter).group_by(day, Case.hall_code))
+    stmt = insert(DailyHallStats).from_select(columns, cases_agg)
+    stmt = stmt.on_conflict_do_update(index_elements=["day", "hall_code"],
+                                      set_={"cases_due": stmt.excluded.cases_due,
+                                            "cases_active": stmt.excluded.cases_active})
+    db.session.execute(stmt)
+    for name, through in ((RATINGS, ratings_final), (CASES, cases_final)):
+        upsert = insert(RollupState).values(name=name, through=through)
+        db.session.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"through": through}))
+    db.session.commit()
+    return {"from": lo.isoformat() if lo else None, "through": ratings_final.isoformat()}
