@@ -2,13 +2,30 @@
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from service.errors import BadRequest
+from service.errors import BadRequest, ValidationFailed
 from service.extensions import declare_write_intent, end_unit_of_work
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _reject_nul():
+    # PostgreSQL cannot store NUL in text, and no real client sends it: refuse it up front, on both databases.
+    raise ValidationFailed({"body": ["文本中不能包含空字符（\\u0000）"]}, code="validation_error")
+
+
 def check_body():
+    if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        _reject_nul()
     if request.method not in WRITE_METHODS:
         return
     declare_write_intent(True)
@@ -19,8 +36,11 @@ def check_body():
         return  # an empty body (e.g. an action without options) needs no content type
     if not request.is_json:
         raise BadRequest("请求体必须是 JSON，并设置 Content-Type: application/json", code="unsupported_content_type")
-    if request.get_json(silent=True) is None:
+    body = request.get_json(silent=True)
+    if body is None:
         raise BadRequest("请求体不是有效的 JSON（须为 UTF-8 编码）", code="malformed_json")
+    if _has_nul(body):
+        _reject_nul()
 
 
 def end_request(_exc=None):

@@ -28,9 +28,18 @@ def register_extensions(app: Flask) -> None:
     if app.config["TRUST_PROXY_HOPS"]:
         hops = app.config["TRUST_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+    if app.config["CORS_ORIGINS"]:
+        from flask_cors import CORS
+
+        CORS(app, resources={r"/api/*": {"origins": app.config["CORS_ORIGINS"]}},
+             expose_headers=["ETag", "Idempotent-Replayed", "Retry-After"], max_age=600)
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     init_db(app)
+    from api.schemas.common import ProblemSchema
+
+    # The OpenAPI document describes errors with the problem+json shape they really have.
+    api.ERROR_SCHEMA = ProblemSchema
     api.init_app(app)
 
 

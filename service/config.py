@@ -44,6 +44,9 @@ def load_config(app, overrides: dict | None = None) -> None:
         "RATE_LIMIT_ANON_RATINGS_PER_IP": _env_rate("RATE_LIMIT_ANON_RATINGS_PER_IP", "200/600"),
         "IDEMPOTENCY_TTL_HOURS": _env_int("IDEMPOTENCY_TTL_HOURS", 48),
         "TRUST_PROXY_HOPS": _env_int("TRUST_PROXY_HOPS", 0),
+        "RATE_LIMIT_RECEIPT_READS": _env_rate("RATE_LIMIT_RECEIPT_READS", "120/60"),
+        # Browser origins allowed to call the API (comma-separated); empty means CORS stays closed.
+        "CORS_ORIGINS": [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()],
         "PAGE_LIMIT_DEFAULT": 50,
         "PAGE_LIMIT_MAX": 200,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),

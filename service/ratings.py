@@ -11,6 +11,7 @@ from models import Hall, Rating, RatingTag, Tag, db
 from . import cases, catalog, idempotency, ratelimit
 from .auth import Principal
 from .errors import Conflict, NotFound, ValidationFailed
+from .extensions import writing
 from .pagination import keyset_page
 from .security import derive, encrypt, mask_name, mask_phone, same
 from .timeutil import end_of_day, iso, local_date, now, start_of_day
@@ -166,7 +167,11 @@ def rectification_of(rating: Rating) -> dict | None:
     return rectification_view.for_rating(rating)
 
 
-def get_for_rater(rating_id: int, receipt: str) -> dict:
+def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> dict:
+    # Counted in its own committed transaction, so that failed guesses count too.
+    with writing():
+        ratelimit.hit("receipt", client.ip, current_app.config["RATE_LIMIT_RECEIPT_READS"])
+        db.session.commit()
     rating = db.session.get(Rating, rating_id)
     # A wrong receipt looks exactly like an unknown id.
     if rating is None or not same(receipt_for(rating_id), receipt or ""):

@@ -39,6 +39,7 @@ def make_app(database_url, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATE_LIMIT_ANON_RATINGS": (1000, 60),
         "RATE_LIMIT_ANON_RATINGS_PER_IP": (5000, 60),
+        "RATE_LIMIT_RECEIPT_READS": (5000, 60),
     }
     config.update(overrides)
     return create_app(config)

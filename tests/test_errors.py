@@ -69,3 +69,12 @@ def test_every_view_declares_who_may_call_it(app):
 def test_security_headers(client):
     response = client.get(f"{API}/halls")
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_nul_characters_are_refused_on_every_database(client, tokens):
+    response = client.post(f"{API}/tags", json={"code": "X", "label": "a\u0000b", "applies_to": "any"},
+                           headers=tokens["admin"])
+    assert_problem(response, 422, "validation_error")
+    assert_problem(client.get(f"{API}/items", query_string={"q": "社\u0000保"}), 422, "validation_error")
+    assert client.get(f"{API}/tags").get_json()["items"] and all(
+        t["code"] != "X" for t in client.get(f"{API}/tags").get_json()["items"])

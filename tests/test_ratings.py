@@ -244,3 +244,28 @@ def test_list_filters_and_cursor_pages(client, tokens):
     assert len(ids(**{"from": "2000-01-01", "to": "2100-01-01"})) == 5
     assert ids(**{"from": "2100-01-01"}) == set()
     assert_problem(client.get(f"{API}/ratings", query_string={"from": "2026-13-01"}, headers=tokens["staff"]), 422)
+
+
+def test_receipt_reads_are_rate_limited(app_factory):
+    app = app_factory(RATE_LIMIT_RECEIPT_READS=(3, 60))
+    with app.app_context():
+        from service import catalog
+
+        catalog.load_demo()
+    client = app.test_client()
+    created = client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 5, "channel": "web"}).get_json()
+    for guess in ("a", "b", "c"):
+        assert_problem(client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": guess}), 404)
+    limited = client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": created["receipt"]})
+    assert_problem(limited, 429, "rate_limited")
+    assert int(limited.headers["Retry-After"]) > 0
+
+
+def test_cors_is_closed_by_default_and_opens_per_origin(app_factory):
+    closed = app_factory().test_client().get(f"{API}/halls", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in closed.headers
+    client = app_factory(CORS_ORIGINS=["https://wx.example.gov.cn"]).test_client()
+    assert "Access-Control-Allow-Origin" not in client.get(f"{API}/halls", headers={"Origin": "https://evil.example"}) \
+        .headers
+    allowed = client.get(f"{API}/halls", headers={"Origin": "https://wx.example.gov.cn"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://wx.example.gov.cn"

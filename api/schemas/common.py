@@ -29,9 +29,12 @@ class PageQuery(BaseSchema):
 
 
 class ProblemSchema(Schema):
+    """RFC 9457 problem details, with a stable machine-readable code and a Chinese detail."""
+
     type = fields.String()
     title = fields.String()
     status = fields.Integer()
     code = fields.String()
     detail = fields.String()
-    errors = fields.Dict()
+    errors = fields.Dict(metadata={"description": "字段 → 错误信息列表"})
+    allowed_actions = fields.List(fields.String())
