@@ -12,10 +12,10 @@ blp = Blueprint("cases", __name__, description="办件登记与评价码")
 
 @blp.route("/cases")
 class Cases(MethodView):
+    @requires("staff")
     @blp.arguments(CaseIn)
     @blp.response(201, CaseOut)
     @blp.alt_response(200, schema=CaseOut, description="同一办件重复登记：返回同一评价码")
-    @requires("staff")
     def post(self, data):
         """登记办件，获取评价码"""
         case, token, created = cases.register(principal(), data)

@@ -35,15 +35,15 @@ def _hall_detail(hall):
 
 @blp.route("/halls")
 class Halls(MethodView):
-    @blp.response(200, HallList)
     @public
+    @blp.response(200, HallList)
     def get(self):
         """大厅列表"""
         return {"items": catalog.list_halls()}
 
+    @requires("admin")
     @blp.arguments(HallIn)
     @blp.response(201, HallDetail)
-    @requires("admin")
     def post(self, data):
         """新增大厅（管理员）"""
         return _hall_detail(catalog.create_hall(data))
@@ -51,15 +51,15 @@ class Halls(MethodView):
 
 @blp.route("/halls/<code>")
 class HallByCode(MethodView):
-    @blp.response(200, HallDetail)
     @public
+    @blp.response(200, HallDetail)
     def get(self, code):
         """大厅详情（含窗口）"""
         return _hall_detail(catalog.get_hall(code))
 
+    @requires("admin")
     @blp.arguments(HallPatch)
     @blp.response(200, HallDetail)
-    @requires("admin")
     def patch(self, data, code):
         """修改大厅（管理员）"""
         return _hall_detail(catalog.update_hall(code, data))
@@ -67,9 +67,9 @@ class HallByCode(MethodView):
 
 @blp.route("/halls/<code>/windows")
 class Windows(MethodView):
+    @requires("admin")
     @blp.arguments(WindowIn)
     @blp.response(201, WindowOut)
-    @requires("admin")
     def post(self, data, code):
         """新增窗口（管理员）"""
         return catalog.create_window(code, data)
@@ -77,9 +77,9 @@ class Windows(MethodView):
 
 @blp.route("/halls/<code>/windows/<window>")
 class WindowByCode(MethodView):
+    @requires("admin")
     @blp.arguments(WindowPatch)
     @blp.response(200, WindowOut)
-    @requires("admin")
     def patch(self, data, code, window):
         """修改窗口（管理员）"""
         return catalog.update_window(code, window, data)
@@ -87,16 +87,16 @@ class WindowByCode(MethodView):
 
 @blp.route("/items")
 class Items(MethodView):
+    @public
     @blp.arguments(ItemQuery, location="query")
     @blp.response(200, ItemList)
-    @public
     def get(self, args):
         """服务事项（可按大厅筛选、按关键字搜索）"""
         return {"items": catalog.list_items(args.get("hall"), args.get("q"))}
 
+    @requires("admin")
     @blp.arguments(ItemIn)
     @blp.response(201, ItemDetail)
-    @requires("admin")
     def post(self, data):
         """新增服务事项（管理员）"""
         item = catalog.create_item(data)
@@ -106,9 +106,9 @@ class Items(MethodView):
 
 @blp.route("/items/<code>")
 class ItemByCode(MethodView):
+    @requires("admin")
     @blp.arguments(ItemPatch)
     @blp.response(200, ItemDetail)
-    @requires("admin")
     def patch(self, data, code):
         """修改服务事项（管理员）"""
         item = catalog.update_item(code, data)
@@ -118,15 +118,15 @@ class ItemByCode(MethodView):
 
 @blp.route("/tags")
 class Tags(MethodView):
-    @blp.response(200, TagList)
     @public
+    @blp.response(200, TagList)
     def get(self):
         """评价标签"""
         return {"items": catalog.list_tags()}
 
+    @requires("admin")
     @blp.arguments(TagIn)
     @blp.response(201, TagOut)
-    @requires("admin")
     def post(self, data):
         """新增评价标签（管理员）"""
         return catalog.create_tag(data)
@@ -134,9 +134,9 @@ class Tags(MethodView):
 
 @blp.route("/tags/<code>")
 class TagByCode(MethodView):
+    @requires("admin")
     @blp.arguments(TagPatch)
     @blp.response(200, TagOut)
-    @requires("admin")
     def patch(self, data, code):
         """修改评价标签（管理员）"""
         return catalog.update_tag(code, data)

@@ -24,8 +24,8 @@ class HealthOut(BaseSchema):
 
 @blp.route("/health")
 class Health(MethodView):
-    @blp.response(200, HealthOut)
     @public
+    @blp.response(200, HealthOut)
     def get(self):
         """健康检查"""
         return health.status()

@@ -28,9 +28,9 @@ class Ratings(MethodView):
                                         raw_body=request.get_json())
         return (body, 201, {"Idempotent-Replayed": "true"}) if replayed else body
 
+    @requires("staff")
     @blp.arguments(RatingListQuery, location="query")
     @blp.response(200, RatingList)
-    @requires("staff")
     def get(self, args):
         """评价列表（按权限范围）"""
         cursor, limit = args.pop("cursor", None), args.pop("limit")
@@ -42,10 +42,10 @@ class Ratings(MethodView):
 
 @blp.route("/ratings/<int:rating_id>")
 class RatingById(MethodView):
+    @public
     @blp.arguments(ReceiptQuery, location="query")
     @blp.response(200, RatingDetail)
     @blp.doc(security=[{}, {"bearerAuth": []}])
-    @public
     def get(self, args, rating_id):
         """查看评价：评价人凭回执，或工作人员凭令牌（按权限范围）"""
         token = bearer_token()

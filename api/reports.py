@@ -28,9 +28,9 @@ def localtime(value):
 
 @blp.route("/rankings")
 class Rankings(MethodView):
+    @requires("staff")
     @blp.arguments(RankingQuery, location="query")
     @blp.response(200, RankingOut)
-    @requires("staff")
     def get(self, args):
         """按差评率排名（Wilson 置信下限）"""
         return rankings.rankings(principal(), month=args["period"], by=args["by"], hall=args.get("hall"))
@@ -38,10 +38,10 @@ class Rankings(MethodView):
 
 @blp.route("/reports/monthly")
 class MonthlyReport(MethodView):
+    @requires("staff")
     @blp.arguments(ReportQuery, location="query")
     @blp.response(200, ReportOut)
     @blp.alt_response(200, description="format=html：可打印的报告页面", content_type="text/html")
-    @requires("staff")
     def get(self, args):
         """月度报告（JSON 或 HTML）"""
         report = reports.monthly(principal(), hall=args.get("hall"), month=args.get("month"))

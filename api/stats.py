@@ -12,9 +12,9 @@ blp = Blueprint("stats", __name__, description="统计指标：好评率、差�
 
 @blp.route("/stats")
 class Stats(MethodView):
+    @requires("staff")
     @blp.arguments(StatsQuery, location="query")
     @blp.response(200, StatsOut)
-    @requires("staff")
     def get(self, args):
         """分组统计指标"""
         period = metrics.period_of(args.get("from_"), args.get("to"))
@@ -25,9 +25,9 @@ class Stats(MethodView):
 
 @blp.route("/stats/tags")
 class TagStats(MethodView):
+    @requires("staff")
     @blp.arguments(TagStatsQuery, location="query")
     @blp.response(200, TagStatsOut)
-    @requires("staff")
     def get(self, args):
         """评价标签数量与占比"""
         result = metrics.tag_stats(principal(), hall=args.get("hall"), start=args.get("from_"), end=args.get("to"))

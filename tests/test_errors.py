@@ -78,3 +78,9 @@ def test_nul_characters_are_refused_on_every_database(client, tokens):
     assert_problem(client.get(f"{API}/items", query_string={"q": "社\u0000保"}), 422, "validation_error")
     assert client.get(f"{API}/tags").get_json()["items"] and all(
         t["code"] != "X" for t in client.get(f"{API}/tags").get_json()["items"])
+
+
+def test_authentication_comes_before_body_validation(client, demo):
+    # An anonymous caller learns nothing about a protected route's body rules.
+    assert_problem(client.post(f"{API}/halls", json={"bogus": 1}), 401, "unauthorized")
+    assert_problem(client.post(f"{API}/cases", json={}), 401, "unauthorized")
