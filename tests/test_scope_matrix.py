@@ -1,0 +1,112 @@
+"""Every route × every role × own/other hall, generated from the app's route table.
+
+A route added without a rule here fails `test_every_route_has_a_rule`, so no route ships without a decision on
+who may call it and which hall's data it may show.
+"""
+from dataclasses import dataclass, field
+
+import pytest
+
+from tests.helpers import API
+
+ROLE_ORDER = ["staff", "supervisor", "admin"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: str  # "public" or the least role allowed
+    # For hall-scoped routes: builds (path, options) of a request about hall HZ-XC; staff of HZ-XC-HB must get 404.
+    scoped: object = field(default=None, compare=False)
+
+
+def _rating_in_xc(client, tokens):
+    body = client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 1, "channel": "web"}).get_json()
+    return f"{API}/ratings/{body['id']}", {}
+
+
+RULES = {
+    "GET /halls": Rule("public"),
+    "POST /halls": Rule("admin"),
+    "GET /halls/{code}": Rule("public"),
+    "PATCH /halls/{code}": Rule("admin"),
+    "POST /halls/{code}/windows": Rule("admin"),
+    "PATCH /halls/{code}/windows/{window}": Rule("admin"),
+    "GET /items": Rule("public"),
+    "POST /items": Rule("admin"),
+    "PATCH /items/{code}": Rule("admin"),
+    "GET /tags": Rule("public"),
+    "POST /tags": Rule("admin"),
+    "PATCH /tags/{code}": Rule("admin"),
+    "POST /cases": Rule("staff", scoped=lambda c, t: (f"{API}/cases", {"json": {
+        "case_no": "SCOPE-1", "hall": "HZ-XC", "item": "SB-001"}})),
+    "POST /ratings": Rule("public"),
+    "GET /ratings": Rule("staff", scoped=lambda c, t: (f"{API}/ratings", {"query_string": {"hall": "HZ-XC"}})),
+    "GET /ratings/{rating_id}": Rule("public", scoped=_rating_in_xc),
+    "GET /stats": Rule("staff", scoped=lambda c, t: (f"{API}/stats", {"query_string": {"hall": "HZ-XC"}})),
+    "GET /stats/tags": Rule("staff", scoped=lambda c, t: (f"{API}/stats/tags", {"query_string": {"hall": "HZ-XC"}})),
+    "GET /rankings": Rule("staff", scoped=lambda c, t: (f"{API}/rankings", {"query_string": {
+        "hall": "HZ-XC", "period": "2026-10"}})),
+    "GET /reports/monthly": Rule("staff", scoped=lambda c, t: (f"{API}/reports/monthly", {"query_string": {
+        "hall": "HZ-XC"}})),
+    "GET /health": Rule("public"),
+}
+
+SAMPLE_ARGS = {"code": "HZ-XC", "window": "01", "rating_id": "1", "id": "00000000-0000-4000-8000-000000000000",
+               "item_id": "1", "list_code": "NONE"}
+
+
+def _routes(app):
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API) or rule.rule.endswith("openapi.json"):
+            continue
+        path = rule.rule[len(API):].replace("<int:", "<").replace("<", "{").replace(">", "}")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield f"{method} {path}", rule.endpoint
+
+
+def test_every_route_has_a_rule(app):
+    assert set(dict(_routes(app))) == set(RULES)
+
+
+def test_rules_agree_with_the_views(app):
+    for key, endpoint in _routes(app):
+        method = key.split()[0].lower()
+        view = app.view_functions[endpoint].view_class
+        assert getattr(view, method)._access == RULES[key].access, key
+
+
+def _call(client, key, headers=None, **options):
+    method, path = key.split(" ", 1)
+    for name, value in SAMPLE_ARGS.items():
+        path = path.replace("{" + name + "}", value)
+    return client.open(API + path, method=method, headers=headers or {}, **options)
+
+
+@pytest.mark.parametrize("key", sorted(RULES))
+def test_roles(client, tokens, key):
+    rule = RULES[key]
+    anonymous = _call(client, key, json={} if key.split()[0] != "GET" else None)
+    if rule.access == "public":
+        assert anonymous.status_code not in (401, 403), key
+        return
+    assert anonymous.status_code == 401, (key, anonymous.status_code)
+    least = ROLE_ORDER.index(rule.access)
+    for role in ROLE_ORDER:
+        response = _call(client, key, headers=tokens[role], json={} if key.split()[0] != "GET" else None)
+        if ROLE_ORDER.index(role) < least:
+            assert response.status_code == 403, (key, role, response.status_code)
+        else:
+            assert response.status_code not in (401, 403), (key, role, response.status_code)
+
+
+@pytest.mark.parametrize("key", sorted(k for k, r in RULES.items() if r.scoped))
+def test_other_halls_data_is_not_found(client, tokens, key):
+    path, options = RULES[key].scoped(client, tokens)
+    method = key.split()[0]
+    other = client.open(path, method=method, headers=tokens["staff_b"], **options)
+    assert other.status_code == 404, (key, other.status_code, other.get_json())
+    own = client.open(path, method=method, headers=tokens["staff"], **options)
+    assert 200 <= own.status_code < 300, (key, own.status_code, own.get_json())
+    above = client.open(path, method=method, headers=tokens["supervisor"], **options)
+    assert above.status_code in (200, 201), (key, above.status_code)
+
