@@ -1,4 +1,6 @@
 """Walkthrough schemas (我陪群众走流程): tablet records and their findings, batch sync, the 体验反馈表."""
+import re
+
 from marshmallow import ValidationError, fields, validate
 
 from service.vocab import FINDING_CATEGORIES, SEVERITIES, STEPS, WALKTHROUGH_MODES, WALKTHROUGH_STATUSES
@@ -35,7 +37,12 @@ class ClientId(fields.UUID):
 
     default_error_messages = {"invalid_uuid": "必须是 UUID，例如 3f2b8c1e-5d4a-4b7e-9c61-0a1b2c3d4e5f"}
 
+    # Tablets send the canonical form; matching it directly spares uuid.UUID() on every record of a large batch.
+    _CANONICAL = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and self._CANONICAL.fullmatch(value):
+            return value.lower()
         return str(super()._deserialize(value, attr, data, **kwargs))
 
 
