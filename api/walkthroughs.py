@@ -80,6 +80,7 @@ class SubmitWalkthrough(MethodView):
 class Feedback(MethodView):
     @blp.arguments(FeedbackQuery, location="query")
     @blp.response(200, FeedbackOut, description="体验反馈表；format=html 时返回可打印的 HTML 页面（text/html）")
+    @blp.doc(responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}}})
     @requires("staff")
     def get(self, args, walkthrough_id):
         """体验反馈表（JSON，或 ?format=html 的可打印页面）"""

@@ -57,7 +57,7 @@ def _canonical(data: dict) -> dict:
     observer = data["observer"]
     return {
         "hall": data["hall"], "item": data["item"], "mode": data["mode"],
-        "observer": [observer["name"], observer.get("title") or None],
+        "observer": [observer["name"].strip(), observer.get("title") or None],
         "citizen": citizen.get("name") or None,
         "started_at": moment(data["started_at"]), "ended_at": moment(data.get("ended_at")),
         "summary": data.get("summary") or None,
@@ -110,10 +110,12 @@ def _load_batch(records: list[dict]) -> _Batch:
     if stored or finding_ids:
         owned = db.session.execute(select(_F.c.id, _F.c.walkthrough_id).where(
             _F.c.id.in_(finding_ids) | _F.c.walkthrough_id.in_(list(stored)))).all()
+        by_walkthrough: dict[str, list[str]] = {}
         for fid, wid in owned:
             owner[fid] = wid
+            by_walkthrough.setdefault(wid, []).append(fid)
         for wid, state in stored.items():
-            state.finding_ids = tuple(fid for fid, w in owned if w == wid)
+            state.finding_ids = tuple(by_walkthrough.get(wid, ()))
     hall_codes = sorted({r["hall"] for r in records} | {s.hall for s in stored.values()})
     halls = set(db.session.execute(select(Hall.code).where(Hall.code.in_(hall_codes))).scalars())
     offered = {(h, i) for h, i in db.session.execute(
@@ -153,9 +155,13 @@ def _check(principal: Principal, data: dict, batch: _Batch) -> None:
     if finding_errors:
         errors["findings"] = finding_errors
     if errors:
-        first = next(iter(errors.values()))
-        detail = first[0] if isinstance(first, list) else next(iter(next(iter(first.values())).values()))[0]
-        raise ValidationFailed(errors, detail=detail)
+        raise ValidationFailed(errors, detail=_first_message(errors))
+
+
+def _first_message(errors) -> str:
+    while isinstance(errors, dict):
+        errors = next(iter(errors.values()))
+    return errors[0]
 
 
 def _plan(principal: Principal, data: dict, batch: _Batch) -> str:

@@ -117,7 +117,7 @@ class SyncRecords(fields.Field):
 class SyncIn(BaseSchema):
     walkthroughs = SyncRecords(required=True, metadata={
         "description": "走流程记录数组（每条的结构同 POST /walkthroughs），每批条数上限见 SYNC_MAX_BATCH",
-        "type": "array", "items": {"type": "object"}})
+        "type": "array", "items": {"$ref": "#/components/schemas/WalkthroughIn"}})
 
 
 class SyncResult(BaseSchema):
