@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import raiseload
 
 from models import Finding, Hall, HallItem, ServiceItem, Walkthrough, db
@@ -25,6 +25,8 @@ from .vocab import FINDING_CATEGORIES, SEVERITIES, STEPS, WALKTHROUGH_MODES, WAL
 CLOCK_SKEW = timedelta(minutes=5)
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
+# A sync that loses a race is run again on fresh state; each loss means another sync committed, so few suffice.
+RACE_ATTEMPTS = 5
 
 _W = Walkthrough.__table__
 _F = Finding.__table__
@@ -210,13 +212,15 @@ def _write(principal: Principal, batch: _Batch) -> None:
                       "suggestion": f.get("suggestion") or None, "needs_rectification": bool(f["needs_rectification"]),
                       "wait_minutes": f.get("wait_minutes"), "handle_minutes": f.get("handle_minutes")}
                      for i, f in enumerate(data["findings"])]
+    # New keys go in sorted order, as the existing rows were locked: two syncs that share ids then wait for each
+    # other on the first shared key (and the loser retries) instead of deadlocking on PostgreSQL.
     if inserts:
-        db.session.execute(insert(_W), inserts)
+        db.session.execute(insert(_W), sorted(inserts, key=lambda r: r["id"]))
     if updates:
         db.session.execute(update(_W).where(_W.c.id == bindparam("b_id")), updates)
         db.session.execute(delete(_F).where(_F.c.walkthrough_id.in_([u["b_id"] for u in updates])))
     if findings:
-        db.session.execute(insert(_F), findings)
+        db.session.execute(insert(_F), sorted(findings, key=lambda r: r["id"]))
 
 
 def _result(wid: str | None, outcome: str, error: ServiceError | None = None) -> dict:
@@ -226,42 +230,47 @@ def _result(wid: str | None, outcome: str, error: ServiceError | None = None) ->
 
 
 def _store(principal: Principal, entries: list) -> list[dict]:
-    """Plan and write a group of records inside one savepoint; an IntegrityError undoes only this group."""
+    """Every record is checked before anything is written, so a bad record never reaches the database."""
     records = [e for e in entries if not isinstance(e, Invalid)]
-    with db.session.begin_nested():
-        batch = _load_batch(records) if records else None
-        results = []
-        for entry in entries:
-            if isinstance(entry, Invalid):
-                results.append({"id": entry.id, "outcome": REJECTED, "errors": entry.errors})
-                continue
-            try:
-                results.append(_result(entry["id"], _plan(principal, entry, batch)))
-            except ServiceError as exc:
-                results.append(_result(entry["id"], REJECTED, exc))
-        if batch is not None and batch.writes:
-            _write(principal, batch)
-    return results
-
-
-def _store_all(principal: Principal, entries: list) -> list[dict]:
-    try:
-        return _store(principal, entries)
-    except IntegrityError:
-        # Another transaction stored one of these ids (or finding ids) meanwhile. Retry record by record, each
-        # in its own savepoint, against fresh state: the other transaction has committed by now, so the record
-        # comes out unchanged, updated or rejected, and the rest of the batch is not lost.
-        current_app.logger.info("sync: concurrent write detected, storing the batch record by record")
+    batch = _load_batch(records) if records else None
     results = []
     for entry in entries:
-        for attempt in (1, 2):
-            try:
-                results += _store(principal, [entry])
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
+        if isinstance(entry, Invalid):
+            results.append({"id": entry.id, "outcome": REJECTED, "errors": entry.errors})
+            continue
+        try:
+            results.append(_result(entry["id"], _plan(principal, entry, batch)))
+        except ServiceError as exc:
+            results.append(_result(entry["id"], REJECTED, exc))
+    if batch is not None and batch.writes:
+        _write(principal, batch)
     return results
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True  # a unique key: another transaction stored the same id (it has committed by now)
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")  # PostgreSQL deadlock / serialization
+
+
+def _store_committed(principal: Principal, entries: list) -> list[dict]:
+    """Store and commit. A lost race against another sync of the same ids rolls the whole transaction back (its
+    locks with it, so two retrying syncs cannot keep each other waiting) and runs the batch again on fresh state,
+    where those records come out unchanged, updated or rejected: the good records of the batch are never lost."""
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            results = _store(principal, entries)
+            db.session.commit()
+            return results
+        except DBAPIError as exc:
+            db.session.rollback()
+            if attempt == RACE_ATTEMPTS or not _lost_race(exc):
+                raise
+            current_app.logger.info("walkthroughs: lost a race with another sync (%s), retrying", type(exc).__name__)
+        except Exception:
+            db.session.rollback()
+            raise
+    raise AssertionError("unreachable")
 
 
 def sync(principal: Principal, entries: list) -> list[dict]:
@@ -270,12 +279,7 @@ def sync(principal: Principal, entries: list) -> list[dict]:
     if len(entries) > limit:
         raise ValidationFailed({"walkthroughs": [f"每批最多同步 {limit} 条走流程记录，请分批提交"]},
                                code="batch_too_large")
-    try:
-        results = _store_all(principal, entries)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    results = _store_committed(principal, entries)
     for r in results:
         r.pop("error", None)
     return results
@@ -283,14 +287,9 @@ def sync(principal: Principal, entries: list) -> list[dict]:
 
 def upsert(principal: Principal, data: dict) -> tuple[dict, str]:
     """POST /walkthroughs: one record, same rules as a sync; returns (view, outcome)."""
-    try:
-        (result,) = _store_all(principal, [data])
-        if result["outcome"] == REJECTED:
-            raise result["error"]
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    (result,) = _store_committed(principal, [data])
+    if result["outcome"] == REJECTED:
+        raise result["error"]  # nothing was written for it
     return get(principal, data["id"]), result["outcome"]
 
 
