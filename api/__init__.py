@@ -2,11 +2,11 @@
 from flask import Flask
 from flask_smorest import Api
 
-from . import cases, catalog, health, ratings, reports, stats
+from . import cases, catalog, health, ratings, reports, stats, walkthroughs
 from .hooks import init_hooks
 
 PREFIX = "/api/v1"
-BLUEPRINTS = [catalog.blp, cases.blp, ratings.blp, stats.blp, reports.blp, health.blp]
+BLUEPRINTS = [catalog.blp, cases.blp, ratings.blp, walkthroughs.blp, stats.blp, reports.blp, health.blp]
 
 
 def register_blueprints(api: Api, app: Flask) -> None:

@@ -1,7 +1,7 @@
 """One error shape from one place: every 4xx/5xx leaves as application/problem+json with a Chinese detail."""
 import re
 
-from flask import Flask, current_app, json
+from flask import Flask, current_app, json, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -133,7 +133,7 @@ def handle_http_exception(exc: HTTPException):
         return problem(422, "validation_error", detail, errors=errors, headers=headers)
     detail = _DETAILS.get(status, HTTP_STATUS_CODES.get(status, "错误"))
     if status == 413:
-        detail = f"请求体过大，上限为 {current_app.config['MAX_CONTENT_LENGTH'] // 1024} KB"
+        detail = f"请求体过大，上限为 {request.max_content_length // 1024} KB"
     return problem(status, _CODES.get(status, "error"), detail, headers=headers)
 
 

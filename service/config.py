@@ -39,6 +39,9 @@ def load_config(app, overrides: dict | None = None) -> None:
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance) / 'feedback.db'}",
         "SQLITE_BUSY_TIMEOUT_MS": _env_int("SQLITE_BUSY_TIMEOUT_MS", 10000),
         "MAX_CONTENT_LENGTH": _env_int("MAX_BODY_BYTES", 64 * 1024),
+        # A tablet's offline backlog arrives in one batch, far larger than any single record.
+        "SYNC_MAX_BODY_BYTES": _env_int("SYNC_MAX_BODY_BYTES", 4 * 1024 * 1024),
+        "SYNC_MAX_BATCH": _env_int("SYNC_MAX_BATCH", 200),
         "RATING_WINDOW_DAYS": _env_int("RATING_WINDOW_DAYS", 7),
         "RATE_LIMIT_ANON_RATINGS": _env_rate("RATE_LIMIT_ANON_RATINGS", "10/600"),
         "RATE_LIMIT_ANON_RATINGS_PER_IP": _env_rate("RATE_LIMIT_ANON_RATINGS_PER_IP", "200/600"),

@@ -24,6 +24,23 @@ def _rating_in_xc(client, tokens):
     return f"{API}/ratings/{body['id']}", {}
 
 
+def _walkthrough_in_xc(suffix=""):
+    def build(client, tokens):
+        from tests.test_walkthroughs import walkthrough
+
+        body = walkthrough()
+        assert client.post(f"{API}/walkthroughs", json=body, headers=tokens["staff"]).status_code == 201
+        return f"{API}/walkthroughs/{body['id']}{suffix}", {}
+
+    return build
+
+
+def _new_walkthrough_body(client, tokens):
+    from tests.test_walkthroughs import walkthrough
+
+    return f"{API}/walkthroughs", {"json": walkthrough()}
+
+
 RULES = {
     "GET /halls": Rule("public"),
     "POST /halls": Rule("admin"),
@@ -49,9 +66,17 @@ RULES = {
     "GET /reports/monthly": Rule("staff", scoped=lambda c, t: (f"{API}/reports/monthly", {"query_string": {
         "hall": "HZ-XC"}})),
     "GET /health": Rule("public"),
+    "GET /walkthrough-vocabularies": Rule("public"),
+    "POST /walkthroughs": Rule("staff", scoped=_new_walkthrough_body),
+    "GET /walkthroughs": Rule("staff", scoped=lambda c, t: (f"{API}/walkthroughs", {"query_string": {"hall": "HZ-XC"}})),
+    "GET /walkthroughs/{walkthrough_id}": Rule("staff", scoped=_walkthrough_in_xc()),
+    "POST /walkthroughs/{walkthrough_id}/submit": Rule("staff", scoped=_walkthrough_in_xc("/submit")),
+    "GET /walkthroughs/{walkthrough_id}/feedback": Rule("staff", scoped=_walkthrough_in_xc("/feedback")),
+    # A batch answers 200 with a per-record outcome: another hall's record is "rejected" (tests/test_walkthroughs).
+    "POST /sync": Rule("staff"),
 }
 
-SAMPLE_ARGS = {"code": "HZ-XC", "window": "01", "rating_id": "1", "id": "00000000-0000-4000-8000-000000000000",
+SAMPLE_ARGS = {"code": "HZ-XC", "walkthrough_id": "00000000-0000-4000-8000-000000000000", "window": "01", "rating_id": "1", "id": "00000000-0000-4000-8000-000000000000",
                "item_id": "1", "list_code": "NONE"}
 
 
