@@ -2,11 +2,11 @@
 from flask import Flask
 from flask_smorest import Api
 
-from . import cases, catalog, health, ratings
+from . import cases, catalog, health, jobs, ratings, rectification
 from .hooks import init_hooks
 
 PREFIX = "/api/v1"
-BLUEPRINTS = [catalog.blp, cases.blp, ratings.blp, health.blp]
+BLUEPRINTS = [catalog.blp, cases.blp, ratings.blp, health.blp, rectification.blp, jobs.blp]
 
 
 def register_blueprints(api: Api, app: Flask) -> None:
