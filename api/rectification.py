@@ -11,12 +11,12 @@ from .schemas.rectification import (
     ActionIn,
     AnswerIn,
     AnswerOut,
-    ItemDetail,
-    ItemList,
-    ItemQuery,
-    ListDetail,
-    ListList,
-    ListQuery,
+    RectificationDetail,
+    RectificationListDetail,
+    RectificationListPage,
+    RectificationListQuery,
+    RectificationPage,
+    RectificationQuery,
 )
 
 blp = Blueprint("rectification", __name__, description="一体验一反馈一清单：整改清单与整改事项")
@@ -26,8 +26,8 @@ _etag_header = {"ETag": {"schema": {"type": "string"}, "description": "当前结
 
 @blp.route("/rectification-lists")
 class Lists(MethodView):
-    @blp.arguments(ListQuery, location="query")
-    @blp.response(200, ListList)
+    @blp.arguments(RectificationListQuery, location="query")
+    @blp.response(200, RectificationListPage)
     @requires("staff")
     def get(self, args):
         """整改清单列表（按权限范围）"""
@@ -37,7 +37,7 @@ class Lists(MethodView):
 
 @blp.route("/rectification-lists/<code>")
 class ListByCode(MethodView):
-    @blp.response(200, ListDetail)
+    @blp.response(200, RectificationListDetail)
     @requires("staff")
     def get(self, code):
         """整改清单及其事项"""
@@ -46,8 +46,8 @@ class ListByCode(MethodView):
 
 @blp.route("/rectifications")
 class Items(MethodView):
-    @blp.arguments(ItemQuery, location="query")
-    @blp.response(200, ItemList, headers=_etag_header)
+    @blp.arguments(RectificationQuery, location="query")
+    @blp.response(200, RectificationPage, headers=_etag_header)
     @blp.alt_response(304, description="结果未变化（If-None-Match 与当前 ETag 相同），无响应体")
     @blp.doc(parameters=[{"in": "header", "name": "If-None-Match", "schema": {"type": "string"},
                           "description": "上次响应的 ETag"}])
@@ -66,7 +66,7 @@ class Items(MethodView):
 
 @blp.route("/rectifications/<int:item_id>")
 class ItemById(MethodView):
-    @blp.response(200, ItemDetail)
+    @blp.response(200, RectificationDetail)
     @requires("staff")
     def get(self, item_id):
         """整改事项详情及处理记录"""
@@ -76,7 +76,7 @@ class ItemById(MethodView):
 @blp.route("/rectifications/<int:item_id>/actions")
 class ItemActions(MethodView):
     @blp.arguments(ActionIn)
-    @blp.response(200, ItemDetail)
+    @blp.response(200, RectificationDetail)
     @blp.doc(parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"},
                           "description": "事项的 version；与当前版本不一致时返回 412"}])
     @requires("staff")

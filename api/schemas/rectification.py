@@ -10,7 +10,7 @@ _text = validate.Length(1, 2000, error="长度应在 1 到 2000 个字之间")
 _score_msg = "评分必须是 1 到 5 之间的整数"
 
 
-class ItemOut(BaseSchema):
+class RectificationOut(BaseSchema):
     id = fields.Integer()
     list_code = fields.String()
     source = fields.String(metadata={"description": "rating | walkthrough"})
@@ -45,16 +45,16 @@ class EventOut(BaseSchema):
     note = fields.String(allow_none=True)
 
 
-class ItemDetail(ItemOut):
+class RectificationDetail(RectificationOut):
     events = fields.List(fields.Nested(EventOut))
 
 
-class ItemList(BaseSchema):
-    items = fields.List(fields.Nested(ItemOut))
+class RectificationPage(BaseSchema):
+    items = fields.List(fields.Nested(RectificationOut))
     next_cursor = fields.String(allow_none=True)
 
 
-class ItemQuery(PageQuery):
+class RectificationQuery(PageQuery):
     hall = fields.String()
     list_ = fields.String(data_key="list", validate=validate.Length(1, 64), metadata={"description": "清单编号"})
     status = fields.String(validate=validate.OneOf(list(STATUSES)))
@@ -75,7 +75,7 @@ class ActionIn(BaseSchema):
     answered = fields.Boolean(allow_none=True, metadata={"description": "好差评事项：整改结果已反馈评价人"})
 
 
-class ListOut(BaseSchema):
+class RectificationListOut(BaseSchema):
     code = fields.String()
     source = fields.String()
     hall = fields.String()
@@ -89,16 +89,16 @@ class ListOut(BaseSchema):
     closed_at = LocalDateTime(allow_none=True)
 
 
-class ListDetail(ListOut):
-    items = fields.List(fields.Nested(ItemOut))
+class RectificationListDetail(RectificationListOut):
+    items = fields.List(fields.Nested(RectificationOut))
 
 
-class ListList(BaseSchema):
-    items = fields.List(fields.Nested(ListOut))
+class RectificationListPage(BaseSchema):
+    items = fields.List(fields.Nested(RectificationListOut))
     next_cursor = fields.String(allow_none=True)
 
 
-class ListQuery(PageQuery):
+class RectificationListQuery(PageQuery):
     hall = fields.String()
     source = fields.String(validate=validate.OneOf(list(SOURCES)))
     status = fields.String(validate=validate.OneOf(list(LIST_STATUSES)))
