@@ -5,7 +5,7 @@ import signal
 import socket
 import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -71,8 +71,11 @@ class Scheduler:
         self.tick()
         self.aps.add_job(self.tick, "interval", seconds=self.heartbeat_seconds, executor="lease", id="lease")
         first = datetime.now(SHANGHAI)
-        for name, fn in JOBS.items():
-            self.aps.add_job(self._job(name, fn), "interval", seconds=self.interval, id=name, next_run_time=first)
+        for i, (name, fn) in enumerate(JOBS.items()):
+            # Staggered by a millisecond so every tick runs them in the registry's order (new items before
+            # deadlines, deadlines before closing lists).
+            self.aps.add_job(self._job(name, fn), "interval", seconds=self.interval, id=name, name=name,
+                             next_run_time=first + timedelta(milliseconds=i))
         self.aps.start()
         log.info("scheduler %s started (%s)", self.holder, "leader" if self.leader else "standby")
 

@@ -38,12 +38,18 @@ def make_walkthrough(hall="HZ-XC", *, status="submitted", findings=((True, "æŽ’é
 def run(name: str):
     result = JOBS[name](holder="test")
     assert result.status == "ok", result.error
-    db.session.expire_all()
+    fresh()
     return result
 
 
-def count(model, *where) -> int:
+def fresh() -> None:
+    """End the test's read transaction: on SQLite (WAL) it would keep seeing the snapshot it started with."""
+    db.session.commit()
     db.session.expire_all()
+
+
+def count(model, *where) -> int:
+    fresh()
     return db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
 
 
@@ -52,7 +58,7 @@ def table_counts() -> dict:
 
 
 def item_of_rating(rating_id: int) -> RectificationItem:
-    db.session.expire_all()
+    fresh()
     return db.session.execute(select(RectificationItem).where(
         RectificationItem.source == "rating", RectificationItem.source_id == str(rating_id))).scalar_one()
 
