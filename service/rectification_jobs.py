@@ -34,6 +34,11 @@ def walkthrough_list_code(walkthrough_id: str) -> str:
     return f"WT-{walkthrough_id}"
 
 
+def _inserted(stmt, key) -> int:
+    """Rows an INSERT really wrote (ON CONFLICT skipped the rest); rowcount is not reliable for every driver."""
+    return len(db.session.execute(stmt.returning(key)).all())
+
+
 def _by_day(column, mapping: dict, else_=None):
     """A CASE over a handful of distinct days: per-day values computed once in Python, applied in SQL."""
     return case(mapping, value=column, else_=else_)
@@ -70,10 +75,9 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
     due = {d: calendar.add_working_days(d, n) for d in days}
     period = {d: iso_week(d) for d in days}
     lists = sorted({(h, period[d]) for h, d in pairs})
-    counts["lists_created"] = db.session.execute(
-        insert(RectificationList.__table__).values([
-            {"code": rating_list_code(h, p), "source": "rating", "hall_code": h, "period": p, "status": "open",
-             "created_at": now} for h, p in lists]).on_conflict_do_nothing()).rowcount
+    counts["lists_created"] = _inserted(insert(RectificationList.__table__).values([
+        {"code": rating_list_code(h, p), "source": "rating", "hall_code": h, "period": p, "status": "open",
+         "created_at": now} for h, p in lists]).on_conflict_do_nothing(), RectificationList.id)
 
     label = case({s: f"差评：{LEVELS[s][1]}" for s in LEVELS if s <= BAD_MAX_SCORE}, value=Rating.score)
     first_tag = select(func.min(RatingTag.tag_code)).where(RatingTag.rating_id == Rating.id).scalar_subquery()
@@ -88,7 +92,7 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
     ).join(lst, and_(lst.source == "rating", lst.hall_code == Rating.hall_code,
                      lst.period == _by_day(Rating.rated_on, period))).where(new)
     stmt = insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing()
-    counts["items_created"] = db.session.execute(stmt).rowcount
+    counts["items_created"] = _inserted(stmt, RectificationItem.id)
     _created_events("rating", now, "差评自动生成整改事项，待回访核实")
     # A late 差评 of an earlier week reopens that week's list if it had already been closed.
     db.session.execute(update(lst).where(lst.status == "closed", lst.id.in_(
@@ -108,9 +112,9 @@ def build_walkthrough_lists(*, now: datetime, watermark: dict | None) -> tuple[d
     counts = {"lists_created": 0, "items_created": 0}
     if not fresh:
         return counts, None
-    counts["lists_created"] = db.session.execute(insert(lst.__table__).values([
+    counts["lists_created"] = _inserted(insert(lst.__table__).values([
         {"code": walkthrough_list_code(w), "source": "walkthrough", "hall_code": h, "walkthrough_id": w,
-         "status": "open", "created_at": now} for w, h, _ in fresh]).on_conflict_do_nothing()).rowcount
+         "status": "open", "created_at": now} for w, h, _ in fresh]).on_conflict_do_nothing(), lst.id)
 
     starts = {w: local_date(at or now) for w, _, at in fresh}
     calendar = workdays.load(min(starts.values()), max(starts.values()))
@@ -124,8 +128,9 @@ def build_walkthrough_lists(*, now: datetime, watermark: dict | None) -> tuple[d
         literal(now, RectificationItem.created_at.type), literal(now, RectificationItem.updated_at.type),
     ).select_from(Finding).join(Walkthrough, Walkthrough.id == Finding.walkthrough_id).join(
         lst, lst.walkthrough_id == Walkthrough.id).where(lst.created_at == now, Finding.needs_rectification.is_(True))
-    counts["items_created"] = db.session.execute(
-        insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing()).rowcount
+    counts["items_created"] = _inserted(
+        insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing(),
+        RectificationItem.id)
     _created_events("walkthrough", now, "走流程发现问题，生成整改事项，待核实")
     return counts, None
 
@@ -176,5 +181,5 @@ def default_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict, dic
     stmt = insert(Rating.__table__).from_select(
         ["case_id", "hall_code", "item_code", "window_code", "staff_no", "score", "channel", "anonymous",
          "is_default", "effective", "created_at", "rated_on"], rows).on_conflict_do_nothing()
-    made = db.session.execute(stmt).rowcount
+    made = _inserted(stmt, Rating.id)
     return {"default_ratings": made}, {"now": now.isoformat(), "case_id": top_case}

@@ -170,7 +170,7 @@ def test_two_schedulers_at_once_do_the_work_once(app, migrated, calendar):
     # released it on exit, so the holders' spans of runs never overlap.
     spans = sorted((min(r.started_at for r in runs if r.holder == h), max(r.finished_at for r in runs if r.holder == h))
                    for h in {r.holder for r in runs})
-    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])), spans
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False)), spans
     from jobs import JOBS
 
     assert {r.job for r in runs} == set(JOBS)
