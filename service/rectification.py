@@ -79,11 +79,12 @@ def is_overdue(item: RectificationItem, today: date | None = None) -> bool:
     return item.status in CLOCK_STATUSES and (today or local_date(now())) > item.due_date
 
 
-def recount_deadlines() -> int:
-    """After a calendar change: count every open deadline again (one UPDATE per distinct start and length)."""
+def recount_deadlines(first: date, last: date) -> int:
+    """After a calendar change: count open deadlines starting in [first, last] again (one UPDATE per distinct start
+    and length, not one per item)."""
     groups = db.session.execute(
         select(RectificationItem.due_start, RectificationItem.due_days).distinct()
-        .where(RectificationItem.status.in_(OPEN_STATUSES))).all()
+        .where(RectificationItem.status.in_(OPEN_STATUSES), RectificationItem.due_start.between(first, last))).all()
     if not groups:
         return 0
     calendar = workdays.load(min(g[0] for g in groups), max(g[0] for g in groups))

@@ -82,15 +82,17 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
     label = case({s: f"差评：{LEVELS[s][1]}" for s in LEVELS if s <= BAD_MAX_SCORE}, value=Rating.score)
     first_tag = select(func.min(RatingTag.tag_code)).where(RatingTag.rating_id == Rating.id).scalar_subquery()
     lst = RectificationList
+    # A correlated lookup on the lists' unique (source, hall, period) key: the scan is driven by the new ratings.
+    list_id = select(lst.id).where(lst.source == "rating", lst.hall_code == Rating.hall_code,
+                                   lst.period == _by_day(Rating.rated_on, period)).scalar_subquery()
     rows = select(
-        lst.id, literal("rating"), cast(Rating.id, String(36)), Rating.hall_code, Rating.item_code,
+        list_id, literal("rating"), cast(Rating.id, String(36)), Rating.hall_code, Rating.item_code,
         Rating.window_code, Rating.staff_no, func.coalesce(func.nullif(Rating.comment, ""), label), first_tag,
         literal("pending"), Rating.rated_on, literal(n),
         _by_day(Rating.rated_on, {d: v.due for d, v in due.items()}),
         _by_day(Rating.rated_on, {d: v.provisional for d, v in due.items()}),
         literal(1), literal(now, RectificationItem.created_at.type), literal(now, RectificationItem.updated_at.type),
-    ).join(lst, and_(lst.source == "rating", lst.hall_code == Rating.hall_code,
-                     lst.period == _by_day(Rating.rated_on, period))).where(new)
+    ).where(new)
     stmt = insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing()
     counts["items_created"] = _inserted(stmt, RectificationItem.id)
     _created_events("rating", now, "差评自动生成整改事项，待回访核实")

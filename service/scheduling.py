@@ -50,6 +50,10 @@ def release(holder: str) -> None:
 
 
 def heartbeat_status() -> dict:
-    beat = db.session.execute(select(SchedulerLease.heartbeat_at).where(SchedulerLease.name == LEASE)).scalar()
+    try:
+        beat = db.session.execute(select(SchedulerLease.heartbeat_at).where(SchedulerLease.name == LEASE)).scalar()
+    except Exception:  # noqa: BLE001 - health must answer even when the database does not
+        db.session.rollback()
+        return {"last_heartbeat": None, "stale": True}
     limit = timedelta(seconds=current_app.config["SCHEDULER_STALE_SECONDS"])
     return {"last_heartbeat": iso(beat), "stale": beat is None or now() - beat > limit}

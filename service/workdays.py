@@ -81,18 +81,25 @@ def _holiday_name(holiday) -> str:
 def import_package() -> dict:
     """Seed (or refresh) from chinesecalendar; days an admin has set are never overwritten."""
     rows = package_exceptions()
-    table = WorkCalendarDay.__table__
-    stamp = now()
-    stmt = insert(table).values([{**r, "source": SOURCE_PACKAGE, "updated_at": stamp} for r in rows])
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["day"],
-        set_={"is_workday": stmt.excluded.is_workday, "name": stmt.excluded.name, "updated_at": stamp},
-        where=table.c.source == SOURCE_PACKAGE)
-    db.session.execute(stmt)
+    existing = {d: (w, src) for d, w, src in db.session.execute(
+        select(WorkCalendarDay.day, WorkCalendarDay.is_workday, WorkCalendarDay.source))}
+    changed = [r for r in rows if r["day"] not in existing
+               or existing[r["day"]][1] == SOURCE_PACKAGE and existing[r["day"]][0] != r["is_workday"]]
     years = sorted({r["day"].year for r in rows})
-    changed = _refresh_open_deadlines()
+    recounted = 0
+    if changed:
+        table = WorkCalendarDay.__table__
+        stamp = now()
+        stmt = insert(table).values([{**r, "source": SOURCE_PACKAGE, "updated_at": stamp} for r in rows])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["day"],
+            set_={"is_workday": stmt.excluded.is_workday, "name": stmt.excluded.name, "updated_at": stamp},
+            where=table.c.source == SOURCE_PACKAGE)
+        db.session.execute(stmt)
+        recounted = _refresh_open_deadlines(min(r["day"] for r in changed), max(r["day"] for r in changed))
     db.session.commit()
-    return {"days": len(rows), "first_year": years[0], "last_year": years[-1], "deadlines_changed": changed}
+    return {"days": len(rows), "changed": len(changed), "first_year": years[0], "last_year": years[-1],
+            "deadlines_changed": recounted}
 
 
 def set_day(day: date, is_workday: bool, name: str | None) -> dict:
@@ -105,12 +112,13 @@ def set_day(day: date, is_workday: bool, name: str | None) -> dict:
     stmt = stmt.on_conflict_do_update(index_elements=["day"], set_={
         "is_workday": is_workday, "name": name, "source": SOURCE_ADMIN, "updated_at": stamp})
     db.session.execute(stmt)
-    changed = _refresh_open_deadlines()
+    changed = _refresh_open_deadlines(day, day)
     db.session.commit()
     return {"day": day.isoformat(), "is_workday": is_workday, "deadlines_changed": changed}
 
 
-def _refresh_open_deadlines() -> int:
+def _refresh_open_deadlines(first: date, last: date) -> int:
     from . import rectification  # late import: rectification counts its deadlines with this module
 
-    return rectification.recount_deadlines()
+    # No deadline of at most a few weeks that started more than 90 days before the first changed day can reach it.
+    return rectification.recount_deadlines(first - timedelta(days=90), last)
