@@ -5,11 +5,11 @@ from .catalog import Hall, HallItem, ServiceItem, Tag, Window
 from .jobs import JobRun, SchedulerLease
 from .ops import IdempotencyKey, RateLimitCounter
 from .ratings import Case, Rating, RatingTag
-from .rectification import ItemEvent, RectificationItem, RectificationList, WorkCalendarDay
+from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList, WorkCalendarDay
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
     "Account", "Base", "Case", "Hall", "HallItem", "IdempotencyKey", "RateLimitCounter", "Rating", "RatingTag",
-    "ItemEvent", "JobRun", "RectificationItem", "RectificationList", "SchedulerLease", "WorkCalendarDay",
+    "ItemEvent", "JobRun", "RectificationChange", "RectificationItem", "RectificationList", "SchedulerLease", "WorkCalendarDay",
     "ServiceItem", "Tag", "Walkthrough", "Finding", "Window", "db", "utcnow",
 ]

@@ -1,7 +1,19 @@
 """Rectification lists (一体验一反馈一清单), their items with a full event history, and the working-day calendar."""
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import BigIntPK, UTCDateTime, db, utcnow
@@ -90,3 +102,14 @@ class ItemEvent(db.Model):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str | None] = mapped_column(String(24))
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class RectificationChange(db.Model):
+    """A per-hall change counter, bumped by every transaction that changes that hall's items, so a poller's ETag
+    costs one primary-key read per hall instead of an aggregate over all the hall's items."""
+
+    __tablename__ = "rectification_changes"
+
+    hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -9,7 +9,7 @@ from models import Case, Finding, Hall, ItemEvent, Rating, RatingTag, Walkthroug
 from models.rectification import RectificationItem, RectificationList
 
 from . import workdays
-from .rectification import CLOCK_STATUSES, CLOSED_STATUSES, verify_days
+from .rectification import CLOCK_STATUSES, CLOSED_STATUSES, mark_changed, verify_days
 from .sqlutil import insert
 from .timeutil import local_date
 from .vocab import BAD_MAX_SCORE, DEFAULT_SCORE, LEVELS
@@ -101,6 +101,7 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
         select(RectificationItem.list_id).where(RectificationItem.updated_at == now,
                                                 RectificationItem.created_at == now)))
                        .values(status="open", closed_at=None).execution_options(synchronize_session=False))
+    mark_changed(now)
     return counts, {"rating_id": top}
 
 
@@ -134,6 +135,7 @@ def build_walkthrough_lists(*, now: datetime, watermark: dict | None) -> tuple[d
         insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing(),
         RectificationItem.id)
     _created_events("walkthrough", now, "走流程发现问题，生成整改事项，待核实")
+    mark_changed(now)
     return counts, None
 
 
@@ -159,6 +161,8 @@ def flag_overdue(*, now: datetime, watermark: dict | None) -> tuple[dict, None]:
     # The flag changes what pollers see (`overdue`), so updated_at moves; the version (for If-Match) does not.
     flagged = db.session.execute(update(item).where(late).values(overdue_flagged_at=now, updated_at=now)
                                  .execution_options(synchronize_session=False)).rowcount
+    if flagged:
+        mark_changed(now)
     return {"items_flagged": flagged}, None
 
 

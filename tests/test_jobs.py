@@ -180,3 +180,14 @@ def test_two_schedulers_at_once_do_the_work_once(app, migrated, calendar):
     assert count(RectificationList, RectificationList.source == "walkthrough") == 2
     assert count(RectificationList, RectificationList.source == "rating") == 3
     assert count(Rating, Rating.is_default.is_(True)) == 2
+
+
+def test_jobs_cli_runs_one_job_once(app, calendar):
+    make_rating()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["jobs", "run", "collect_bad_ratings"])
+    assert result.exit_code == 0 and "'items_created': 1" in result.output, result.output
+    assert runner.invoke(args=["jobs", "run", "no_such_job"]).exit_code != 0
+    assert set(runner.invoke(args=["jobs", "list"]).output.split()) == {
+        "collect_bad_ratings", "build_walkthrough_lists", "close_finished_lists", "flag_overdue", "default_ratings"}
+    assert count(JobRun, JobRun.holder == "cli") == 1

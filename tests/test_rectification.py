@@ -251,7 +251,10 @@ def test_overdue_filter_and_flag(client, tokens, calendar):
     assert [i["source_id"] for i in late] == [str(old["id"])] and late[0]["overdue"] is True
     on_time = client.get(url, query_string={"overdue": "false"}, headers=tokens["staff"]).get_json()["items"]
     assert len(on_time) == 1 and on_time[0]["overdue"] is False
+    etag = client.get(url, headers=tokens["staff"]).headers["ETag"]
     run("flag_overdue")
+    # The flag is news for a poller: its cached page is no longer current.
+    assert client.get(url, headers={**tokens["staff"], "If-None-Match": etag}).status_code == 200
     events = client.get(f"{API}/rectifications/{late[0]['id']}", headers=tokens["staff"]).get_json()["events"]
     assert [e["action"] for e in events] == ["create", "overdue"]
 
