@@ -15,12 +15,12 @@ blp = Blueprint("ratings", __name__, description="好差评：提交、查看与
 
 @blp.route("/ratings")
 class Ratings(MethodView):
+    @public
     @blp.arguments(RatingIn)
     @blp.response(201, RatingCreated, headers={"Idempotent-Replayed": {"schema": {"type": "string"},
                                                                        "description": "重放首次响应时为 true"}})
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 64},
                           "description": "重试时使用同一个键，不会重复计数"}])
-    @public
     def post(self, data):
         """提交评价（公开）"""
         client = ratings.Client(ip=request.remote_addr or "", client_id=request.headers.get("X-Client-Id"))
@@ -40,7 +40,7 @@ class Ratings(MethodView):
         return {"items": items, "next_cursor": next_cursor}
 
 
-@blp.route("/ratings/<int:rating_id>")
+@blp.route("/ratings/<id:rating_id>")
 class RatingById(MethodView):
     @public
     @blp.arguments(ReceiptQuery, location="query")

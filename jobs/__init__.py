@@ -1,1 +1,6 @@
 """Scheduled jobs: APScheduler wiring and one module per job; each job calls service functions only."""
+from . import build_walkthrough_lists, close_finished_lists, collect_bad_ratings, default_ratings, flag_overdue
+
+# In the order one scheduler tick runs them: new items first, then deadlines, then lists that are done.
+JOBS = {m.NAME: m.run for m in (default_ratings, collect_bad_ratings, build_walkthrough_lists, flag_overdue,
+                                close_finished_lists)}

@@ -2,12 +2,15 @@
 from .accounts import Account
 from .base import Base, db, utcnow
 from .catalog import Hall, HallItem, ServiceItem, Tag, Window
+from .jobs import JobRun, SchedulerLease
 from .ops import IdempotencyKey, RateLimitCounter
 from .ratings import Case, Rating, RatingTag
+from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList, WorkCalendarDay
 from .stats import DailyHallStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "DailyHallStats", "RollupState", "Hall", "HallItem", "IdempotencyKey", "RateLimitCounter", "Rating", "RatingTag",
-    "ServiceItem", "Tag", "Walkthrough", "Finding", "Window", "db", "utcnow",
+    "Account", "Base", "Case", "DailyHallStats", "Finding", "Hall", "HallItem", "IdempotencyKey", "ItemEvent", "JobRun",
+    "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem", "RectificationList",
+    "RollupState", "SchedulerLease", "ServiceItem", "Tag", "Walkthrough", "Window", "WorkCalendarDay", "db", "utcnow",
 ]

@@ -56,6 +56,9 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from jobs.cli import register_commands as register_jobs
+
     from .cli import register_commands as register
 
     register(app)
+    register_jobs(app)

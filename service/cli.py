@@ -1,8 +1,10 @@
-"""Flask CLI commands: catalog import, accounts, demo data."""
+"""Flask CLI commands: catalog import, accounts, demo data, the working-day calendar."""
+from datetime import date
+
 import click
 from flask import Flask
 
-from . import auth, catalog, opendata, rollup
+from . import auth, catalog, opendata, rollup, workdays
 from .errors import ServiceError
 
 
@@ -68,3 +70,31 @@ def register_commands(app: Flask) -> None:
         with writing():
             result = rollup.refresh()
         click.echo(f"汇总已更新：{result}")
+
+    @app.cli.group("calendar", help="工作日历：法定节假日与调休上班日")
+    def calendar_cli():
+        pass
+
+    @calendar_cli.command("import", help="从 chinesecalendar 导入全部已公布年份（不覆盖管理员设置的日期）")
+    def calendar_import():
+        from .extensions import writing
+
+        with writing():
+            result = workdays.import_package()
+        click.echo(f"已导入 {result['first_year']}–{result['last_year']} 年的 {result['days']} 个调整日；"
+                   f"重新计算期限的事项 {result['deadlines_changed']} 个")
+
+    @calendar_cli.command("set", help="设置某天为工作日或休息日，例如 flask calendar set 2027-02-08 --holiday --name 春节")
+    @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+    @click.option("--workday/--holiday", "is_workday", required=True, help="上班（调休）或放假")
+    @click.option("--name", default=None, help="节日名称")
+    def calendar_set(day, is_workday, name):
+        from .extensions import writing
+
+        try:
+            with writing():
+                result = workdays.set_day(date(day.year, day.month, day.day), is_workday, name)
+        except ServiceError as exc:
+            _fail(exc)
+        kind = "工作日" if is_workday else "休息日"
+        click.echo(f"{result['day']} 已设为{kind}；重新计算期限的事项 {result['deadlines_changed']} 个")

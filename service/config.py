@@ -53,6 +53,15 @@ def load_config(app, overrides: dict | None = None) -> None:
         "PAGE_LIMIT_DEFAULT": 50,
         "PAGE_LIMIT_MAX": 200,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # 一体验一反馈一清单: deadlines in working days, and the scheduler (flask jobs serve).
+        "RECTIFY_VERIFY_DAYS": _env_int("RECTIFY_VERIFY_DAYS", 1),
+        "RECTIFY_DAYS": _env_int("RECTIFY_DAYS", 5),
+        "RECTIFY_SCHEDULED_DAYS": _env_int("RECTIFY_SCHEDULED_DAYS", 15),
+        "JOBS_INTERVAL_SECONDS": _env_int("JOBS_INTERVAL_SECONDS", 60),
+        "JOBS_RATING_LOOKBACK_IDS": _env_int("JOBS_RATING_LOOKBACK_IDS", 1000),
+        "SCHEDULER_LEASE_SECONDS": _env_int("SCHEDULER_LEASE_SECONDS", 90),
+        "SCHEDULER_HEARTBEAT_SECONDS": _env_int("SCHEDULER_HEARTBEAT_SECONDS", 20),
+        "SCHEDULER_STALE_SECONDS": _env_int("SCHEDULER_STALE_SECONDS", 120),
     }
     secret = os.environ.get("SECRET_KEY")
     pii_key = os.environ.get("PII_KEY")

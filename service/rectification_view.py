@@ -2,11 +2,14 @@
 
 
 def for_rating(rating) -> dict | None:
-    # The rectification engine (issue 4) replaces this with the item's status, deadline, measures and result.
-    return None
+    from . import rectification
+
+    item = rectification.item_for_rating(rating.id)
+    return None if item is None else rectification.rater_view(item)
 
 
 def list_code_for_walkthrough(walkthrough_id: str) -> str | None:
     """The code of a submitted walkthrough's rectification list, once the job has built it."""
-    # The rectification engine (issue 4) replaces this.
-    return None
+    from . import rectification
+
+    return rectification.list_code_for_walkthrough(walkthrough_id)

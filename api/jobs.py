@@ -1,0 +1,20 @@
+"""Operational routes for the scheduler: recent job runs."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service import jobruns
+
+from .access import principal, requires
+from .schemas.rectification import JobRunList, JobRunQuery
+
+blp = Blueprint("jobs", __name__, description="定时任务运行记录")
+
+
+@blp.route("/jobs")
+class JobRuns(MethodView):
+    @requires("supervisor")
+    @blp.arguments(JobRunQuery, location="query")
+    @blp.response(200, JobRunList)
+    def get(self, args):
+        """最近的定时任务运行记录"""
+        return jobruns.recent(principal(), job=args.get("job"), limit=args["limit"])

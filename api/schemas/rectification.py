@@ -1,0 +1,135 @@
+"""Rectification schemas (一体验一反馈一清单): items, events, actions, lists, the rater's answer, job runs."""
+from marshmallow import fields, validate
+
+from service.rectification import ACTIONS, LIST_STATUSES, RESOLUTIONS, SOURCES, STATUSES
+
+from .common import BaseSchema, LocalDateTime, PageQuery
+from .ratings import RectificationBrief
+
+_text = validate.Length(1, 2000, error="长度应在 1 到 2000 个字之间")
+_score_msg = "评分必须是 1 到 5 之间的整数"
+
+
+class RectificationOut(BaseSchema):
+    id = fields.Integer()
+    list_code = fields.String()
+    source = fields.String(metadata={"description": "rating | walkthrough"})
+    source_id = fields.String(metadata={"description": "评价编号或走流程问题（finding）的 UUID"})
+    hall = fields.String()
+    item = fields.String(allow_none=True)
+    window = fields.String(allow_none=True)
+    problem = fields.String()
+    category = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "、".join(f"{k} {v}" for k, v in STATUSES.items())})
+    state_family = fields.String(metadata={"description": "open | closed"})
+    status_label = fields.String()
+    due_date = fields.Date()
+    due_provisional = fields.Boolean(metadata={"description": "该年度尚未公布节假日安排，按周一至周五计算"})
+    overdue = fields.Boolean()
+    resolution = fields.String(allow_none=True)
+    measures = fields.String(allow_none=True)
+    result = fields.String(allow_none=True)
+    callback_at = LocalDateTime(allow_none=True)
+    answered_at = LocalDateTime(allow_none=True)
+    rater_satisfaction = fields.Integer(allow_none=True)
+    version = fields.Integer()
+    updated_at = LocalDateTime()
+
+
+class EventOut(BaseSchema):
+    at = LocalDateTime()
+    actor = fields.String()
+    action = fields.String()
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
+    to = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class RectificationDetail(RectificationOut):
+    events = fields.List(fields.Nested(EventOut))
+
+
+class RectificationPage(BaseSchema):
+    items = fields.List(fields.Nested(RectificationOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class RectificationQuery(PageQuery):
+    hall = fields.String()
+    list_ = fields.String(data_key="list", validate=validate.Length(1, 64), metadata={"description": "清单编号"})
+    status = fields.String(validate=validate.OneOf(list(STATUSES)))
+    overdue = fields.Boolean()
+    source = fields.String(validate=validate.OneOf(list(SOURCES)))
+    updated_since = LocalDateTime(metadata={"description": "只返回此时刻（含）之后有变化的事项"})
+
+
+class ActionIn(BaseSchema):
+    action = fields.String(required=True, validate=validate.OneOf(
+        list(ACTIONS), error=f"操作必须是 {'、'.join(ACTIONS)} 之一"), error_messages={"required": "请指明操作（action）"})
+    note = fields.String(allow_none=True, validate=_text)
+    resolution = fields.String(allow_none=True, validate=validate.OneOf(
+        list(RESOLUTIONS), error=f"处理方式必须是 {'、'.join(f'{k}（{v}）' for k, v in RESOLUTIONS.items())} 之一"))
+    callback_note = fields.String(allow_none=True, validate=_text)
+    measures = fields.String(allow_none=True, validate=_text)
+    result = fields.String(allow_none=True, validate=_text)
+    answered = fields.Boolean(allow_none=True, metadata={"description": "好差评事项：整改结果已反馈评价人"})
+
+
+class RectificationListOut(BaseSchema):
+    code = fields.String()
+    source = fields.String()
+    hall = fields.String()
+    period = fields.String(allow_none=True, metadata={"description": "好差评清单所属 ISO 周，如 2026-W48"})
+    walkthrough_id = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": " | ".join(LIST_STATUSES)})
+    status_label = fields.String()
+    items_total = fields.Integer()
+    items_closed = fields.Integer()
+    created_at = LocalDateTime()
+    closed_at = LocalDateTime(allow_none=True)
+
+
+class RectificationListDetail(RectificationListOut):
+    items = fields.List(fields.Nested(RectificationOut))
+
+
+class RectificationListPage(BaseSchema):
+    items = fields.List(fields.Nested(RectificationListOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class RectificationListQuery(PageQuery):
+    hall = fields.String()
+    source = fields.String(validate=validate.OneOf(list(SOURCES)))
+    status = fields.String(validate=validate.OneOf(list(LIST_STATUSES)))
+
+
+class AnswerIn(BaseSchema):
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5, error=_score_msg),
+                           error_messages={"invalid": _score_msg, "required": "请给出评分（1 到 5）", "null": _score_msg})
+
+
+class AnswerOut(BaseSchema):
+    rating_id = fields.Integer()
+    score = fields.Integer()
+    rectification = fields.Nested(RectificationBrief)
+
+
+class JobRunOut(BaseSchema):
+    id = fields.Integer()
+    job = fields.String()
+    holder = fields.String(allow_none=True)
+    started_at = LocalDateTime()
+    finished_at = LocalDateTime(allow_none=True)
+    status = fields.String(metadata={"description": "running | ok | failed"})
+    counts = fields.Dict(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class JobRunList(BaseSchema):
+    items = fields.List(fields.Nested(JobRunOut))
+
+
+class JobRunQuery(BaseSchema):
+    job = fields.String(validate=validate.Length(1, 64))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200, error="limit 必须在 1 到 200 之间"))

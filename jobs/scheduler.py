@@ -1,0 +1,101 @@
+"""`flask jobs serve`: one APScheduler process per deployment; a database lease keeps a second one idle."""
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from models import db
+from service import scheduling
+from service.timeutil import SHANGHAI
+
+from . import JOBS
+
+log = logging.getLogger(__name__)
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Scheduler:
+    def __init__(self, app: Flask, *, interval: int, lease_seconds: int, heartbeat_seconds: int):
+        self.app = app
+        self.interval, self.lease_seconds, self.heartbeat_seconds = interval, lease_seconds, heartbeat_seconds
+        self.holder = holder_name()
+        self.leader = False
+        # Jobs run one at a time (SQLite has one writer anyway); the lease has its own thread so a long job
+        # never lets it expire.
+        self.aps = BackgroundScheduler(
+            timezone=SHANGHAI,
+            executors={"default": ThreadPoolExecutor(1), "lease": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(interval, 30)})
+
+    def tick(self) -> None:
+        """Renew the lease (the heartbeat) or try to take it; on any doubt, stop running jobs."""
+        with self.app.app_context():
+            try:
+                was = self.leader
+                if was:
+                    self.leader = scheduling.renew(self.holder, self.lease_seconds)
+                if not self.leader:
+                    self.leader = scheduling.acquire(self.holder, self.lease_seconds)
+                if self.leader != was:
+                    log.info("scheduler %s %s the lease", self.holder, "holds" if self.leader else "lost")
+            except Exception:  # noqa: BLE001 - a database hiccup: stand by until the next tick
+                self.leader = False
+                log.exception("scheduler lease check failed")
+            finally:
+                db.session.remove()
+
+    def _job(self, name: str, fn):
+        def run():
+            if not self.leader:
+                return
+            with self.app.app_context():
+                try:
+                    fn(holder=self.holder)
+                finally:
+                    db.session.remove()
+
+        run.__name__ = name
+        return run
+
+    def start(self) -> None:
+        self.tick()
+        self.aps.add_job(self.tick, "interval", seconds=self.heartbeat_seconds, executor="lease", id="lease")
+        first = datetime.now(SHANGHAI)
+        for i, (name, fn) in enumerate(JOBS.items()):
+            # Staggered by a millisecond so every tick runs them in the registry's order (new items before
+            # deadlines, deadlines before closing lists).
+            self.aps.add_job(self._job(name, fn), "interval", seconds=self.interval, id=name, name=name,
+                             next_run_time=first + timedelta(milliseconds=i))
+        self.aps.start()
+        log.info("scheduler %s started (%s)", self.holder, "leader" if self.leader else "standby")
+
+    def stop(self) -> None:
+        self.aps.shutdown(wait=True)
+        if self.leader:
+            with self.app.app_context():
+                scheduling.release(self.holder)
+                db.session.remove()
+
+
+def serve(app: Flask, *, interval: int, lease_seconds: int, heartbeat_seconds: int,
+          exit_after: float | None = None) -> None:
+    """Run until SIGTERM/SIGINT (or exit_after seconds, for tests and one-shot runs)."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    scheduler = Scheduler(app, interval=interval, lease_seconds=lease_seconds, heartbeat_seconds=heartbeat_seconds)
+    scheduler.start()
+    try:
+        stop.wait(exit_after)
+    finally:
+        scheduler.stop()

@@ -1,0 +1,115 @@
+"""Rectification lists (一体验一反馈一清单), their items with a full event history, and the working-day calendar."""
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import BigIntPK, UTCDateTime, db, utcnow
+
+
+class WorkCalendarDay(db.Model):
+    """A dated exception to "Mon–Fri are working days": a holiday on a weekday or a 调休 make-up workday."""
+
+    __tablename__ = "work_calendar_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str | None] = mapped_column(String(50))
+    source: Mapped[str] = mapped_column(String(16))  # chinesecalendar | admin
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class RectificationList(db.Model):
+    __tablename__ = "rectification_lists"
+    __table_args__ = (
+        # A rating list covers one hall and one ISO week; the job relies on this to add to the right list.
+        UniqueConstraint("source", "hall_code", "period", name="uq_rectification_lists_source_hall_period"),
+        Index("ix_rectification_lists_hall_status", "hall_code", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # rating | walkthrough
+    hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"))
+    period: Mapped[str | None] = mapped_column(String(10))  # ISO week, e.g. 2026-W48 (rating lists)
+    walkthrough_id: Mapped[str | None] = mapped_column(ForeignKey("walkthroughs.id"), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # open | closed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RectificationItem(db.Model):
+    __tablename__ = "rectification_items"
+    __table_args__ = (
+        # A rating or a finding yields one item ever: the jobs' idempotency rests on this constraint.
+        UniqueConstraint("source", "source_id", name="uq_rectification_items_source_source_id"),
+        Index("ix_rectification_items_hall_updated", "hall_code", "updated_at"),
+        Index("ix_rectification_items_updated_at", "updated_at"),
+        Index("ix_rectification_items_status_due", "status", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("rectification_lists.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # rating | walkthrough
+    source_id: Mapped[str] = mapped_column(String(36))  # rating id or finding UUID
+    hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"))
+    item_code: Mapped[str | None] = mapped_column(String(64))
+    window_code: Mapped[str | None] = mapped_column(String(32))
+    staff_no: Mapped[str | None] = mapped_column(String(32))
+    problem: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24))
+    resolution: Mapped[str | None] = mapped_column(String(16))  # immediate | scheduled | explain
+    measures: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    callback_note: Mapped[str | None] = mapped_column(Text)
+    # The deadline: the due_days-th working day strictly after due_start; provisional if counted Mon–Fri.
+    due_start: Mapped[date] = mapped_column(Date)
+    due_days: Mapped[int] = mapped_column(SmallInteger)
+    due_date: Mapped[date] = mapped_column(Date)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    overdue_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # fed back to the rater
+    rater_satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
+    rater_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ItemEvent(db.Model):
+    __tablename__ = "item_events"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("rectification_items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class RectificationChange(db.Model):
+    """A per-hall change counter, bumped by every transaction that changes that hall's items, so a poller's ETag
+    costs one primary-key read per hall instead of an aggregate over all the hall's items."""
+
+    __tablename__ = "rectification_changes"
+
+    hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

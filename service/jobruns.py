@@ -1,0 +1,53 @@
+"""Running a scheduled job as one recorded run: its work and its run row commit together, or it fails visibly."""
+import logging
+import traceback
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from models import JobRun, db
+
+from .auth import Principal
+from .extensions import writing
+from .timeutil import now
+
+log = logging.getLogger(__name__)
+
+
+def _last_watermark(job: str) -> dict | None:
+    return db.session.execute(select(JobRun.watermark).where(JobRun.job == job, JobRun.status == "ok")
+                              .order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(1)).scalar()
+
+
+def execute(job: str, work: Callable[..., tuple[dict, dict | None]], *, holder: str | None = None) -> JobRun:
+    """work(now=, watermark=) → (counts, new watermark); it writes without committing, this function commits."""
+    with writing():
+        run = JobRun(job=job, holder=holder, started_at=now(), status="running")
+        db.session.add(run)
+        db.session.commit()
+        try:
+            counts, watermark = work(now=run.started_at, watermark=_last_watermark(job))
+            run.status, run.counts, run.watermark, run.finished_at = "ok", counts, watermark, now()
+            db.session.commit()
+            log.info("job %s ok: %s", job, counts)
+        except Exception as exc:  # noqa: BLE001 - a failed run is recorded, then the next run tries again
+            db.session.rollback()
+            run.status, run.finished_at = "failed", now()
+            run.error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
+            db.session.commit()
+            log.exception("job %s failed", job)
+    return run
+
+
+def run_view(run: JobRun) -> dict:
+    return {"id": run.id, "job": run.job, "holder": run.holder, "started_at": run.started_at,
+            "finished_at": run.finished_at, "status": run.status, "counts": run.counts, "error": run.error}
+
+
+def recent(principal: Principal, *, job: str | None, limit: int) -> dict:
+    principal.require("supervisor")
+    stmt = select(JobRun)
+    if job:
+        stmt = stmt.where(JobRun.job == job)
+    rows = db.session.execute(stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)).scalars()
+    return {"items": [run_view(r) for r in rows]}

@@ -1,0 +1,191 @@
+"""Set-based job bodies: 差评 and walkthrough findings into rectification items, overdue flags, list closing,
+default ratings. Each is INSERT … SELECT / UPDATE over the new rows only, idempotent through unique keys."""
+from datetime import date, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, update
+
+from models import Case, Finding, Hall, ItemEvent, Rating, RatingTag, Walkthrough, db
+from models.rectification import RectificationItem, RectificationList
+
+from . import workdays
+from .rectification import CLOCK_STATUSES, CLOSED_STATUSES, mark_changed, verify_days
+from .sqlutil import insert
+from .timeutil import local_date
+from .vocab import BAD_MAX_SCORE, DEFAULT_SCORE, LEVELS
+
+SYSTEM = "系统"
+ITEM_COLUMNS = ["list_id", "source", "source_id", "hall_code", "item_code", "window_code", "staff_no", "problem",
+                "category", "status", "due_start", "due_days", "due_date", "due_provisional", "version",
+                "created_at", "updated_at"]
+EVENT_COLUMNS = ["item_id", "at", "actor", "action", "from_status", "to_status", "note"]
+
+
+def iso_week(day: date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def rating_list_code(hall: str, period: str) -> str:
+    return f"RT-{hall}-{period}"
+
+
+def walkthrough_list_code(walkthrough_id: str) -> str:
+    return f"WT-{walkthrough_id}"
+
+
+def _inserted(stmt, key) -> int:
+    """Rows an INSERT really wrote (ON CONFLICT skipped the rest); rowcount is not reliable for every driver."""
+    return len(db.session.execute(stmt.returning(key)).all())
+
+
+def _by_day(column, mapping: dict, else_=None):
+    """A CASE over a handful of distinct days: per-day values computed once in Python, applied in SQL."""
+    return case(mapping, value=column, else_=else_)
+
+
+def _created_events(source: str, stamp: datetime, note: str) -> None:
+    """The 'created' event of every item this run inserted (they all carry the run's timestamp)."""
+    item = RectificationItem
+    db.session.execute(ItemEvent.__table__.insert().from_select(EVENT_COLUMNS, select(
+        item.id, literal(stamp, ItemEvent.at.type), literal(SYSTEM), literal("create"), literal(None, String),
+        literal("pending"), literal(note)).where(item.updated_at == stamp, item.created_at == stamp,
+                                                 item.source == source)))
+
+
+# ---- 差评 → items on the hall's list for the rating's ISO week -------------------------------------------
+def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict, dict]:
+    lookback = current_app.config["JOBS_RATING_LOOKBACK_IDS"]
+    seen = (watermark or {}).get("rating_id", 0)
+    top = db.session.execute(select(func.max(Rating.id))).scalar() or 0
+    # Ids a little below the watermark are looked at again: on PostgreSQL a rating can commit after one with a
+    # higher id. The anti-join on the items' unique key makes the second look free of duplicates.
+    new = and_(Rating.id > max(seen - lookback, 0), Rating.id <= top, Rating.score <= BAD_MAX_SCORE,
+               Rating.effective.is_(True), Rating.is_default.is_(False),
+               ~exists().where(RectificationItem.source == "rating",
+                               RectificationItem.source_id == cast(Rating.id, String(36))))
+    pairs = db.session.execute(select(Rating.hall_code, Rating.rated_on).distinct().where(new)).all()
+    counts = {"items_created": 0, "lists_created": 0}
+    if not pairs:
+        return counts, {"rating_id": top}
+
+    days = sorted({d for _, d in pairs})
+    calendar = workdays.load(days[0], days[-1])
+    n = verify_days()
+    due = {d: calendar.add_working_days(d, n) for d in days}
+    period = {d: iso_week(d) for d in days}
+    lists = sorted({(h, period[d]) for h, d in pairs})
+    counts["lists_created"] = _inserted(insert(RectificationList.__table__).values([
+        {"code": rating_list_code(h, p), "source": "rating", "hall_code": h, "period": p, "status": "open",
+         "created_at": now} for h, p in lists]).on_conflict_do_nothing(), RectificationList.id)
+
+    label = case({s: f"差评：{LEVELS[s][1]}" for s in LEVELS if s <= BAD_MAX_SCORE}, value=Rating.score)
+    first_tag = select(func.min(RatingTag.tag_code)).where(RatingTag.rating_id == Rating.id).scalar_subquery()
+    lst = RectificationList
+    # A correlated lookup on the lists' unique (source, hall, period) key: the scan is driven by the new ratings.
+    list_id = select(lst.id).where(lst.source == "rating", lst.hall_code == Rating.hall_code,
+                                   lst.period == _by_day(Rating.rated_on, period)).scalar_subquery()
+    rows = select(
+        list_id, literal("rating"), cast(Rating.id, String(36)), Rating.hall_code, Rating.item_code,
+        Rating.window_code, Rating.staff_no, func.coalesce(func.nullif(Rating.comment, ""), label), first_tag,
+        literal("pending"), Rating.rated_on, literal(n),
+        _by_day(Rating.rated_on, {d: v.due for d, v in due.items()}),
+        _by_day(Rating.rated_on, {d: v.provisional for d, v in due.items()}),
+        literal(1), literal(now, RectificationItem.created_at.type), literal(now, RectificationItem.updated_at.type),
+    ).where(new)
+    stmt = insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing()
+    counts["items_created"] = _inserted(stmt, RectificationItem.id)
+    _created_events("rating", now, "差评自动生成整改事项，待回访核实")
+    # A late 差评 of an earlier week reopens that week's list if it had already been closed.
+    db.session.execute(update(lst).where(lst.status == "closed", lst.id.in_(
+        select(RectificationItem.list_id).where(RectificationItem.updated_at == now,
+                                                RectificationItem.created_at == now)))
+                       .values(status="open", closed_at=None).execution_options(synchronize_session=False))
+    mark_changed(now)
+    return counts, {"rating_id": top}
+
+
+# ---- submitted walkthrough → one list, an item per finding that needs rectification -------------------------
+def build_walkthrough_lists(*, now: datetime, watermark: dict | None) -> tuple[dict, dict | None]:
+    lst = RectificationList
+    # Walkthroughs are few and can be submitted long after they were created (offline tablets), so the unique
+    # walkthrough_id of the lists, not a watermark, says which ones are new.
+    fresh = db.session.execute(select(Walkthrough.id, Walkthrough.hall_code, Walkthrough.submitted_at).where(
+        Walkthrough.status == "submitted", ~exists().where(lst.walkthrough_id == Walkthrough.id))).all()
+    counts = {"lists_created": 0, "items_created": 0}
+    if not fresh:
+        return counts, None
+    counts["lists_created"] = _inserted(insert(lst.__table__).values([
+        {"code": walkthrough_list_code(w), "source": "walkthrough", "hall_code": h, "walkthrough_id": w,
+         "status": "open", "created_at": now} for w, h, _ in fresh]).on_conflict_do_nothing(), lst.id)
+
+    starts = {w: local_date(at or now) for w, _, at in fresh}
+    calendar = workdays.load(min(starts.values()), max(starts.values()))
+    n = verify_days()
+    due = {w: calendar.add_working_days(s, n) for w, s in starts.items()}
+    rows = select(
+        lst.id, literal("walkthrough"), Finding.id, Walkthrough.hall_code, Walkthrough.item_code,
+        literal(None, String), literal(None, String), Finding.description, Finding.category, literal("pending"),
+        _by_day(Walkthrough.id, starts), literal(n), _by_day(Walkthrough.id, {w: d.due for w, d in due.items()}),
+        _by_day(Walkthrough.id, {w: d.provisional for w, d in due.items()}), literal(1),
+        literal(now, RectificationItem.created_at.type), literal(now, RectificationItem.updated_at.type),
+    ).select_from(Finding).join(Walkthrough, Walkthrough.id == Finding.walkthrough_id).join(
+        lst, lst.walkthrough_id == Walkthrough.id).where(lst.created_at == now, Finding.needs_rectification.is_(True))
+    counts["items_created"] = _inserted(
+        insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing(),
+        RectificationItem.id)
+    _created_events("walkthrough", now, "走流程发现问题，生成整改事项，待核实")
+    mark_changed(now)
+    return counts, None
+
+
+# ---- lists whose every item is closed ------------------------------------------------------------------------
+def close_finished_lists(*, now: datetime, watermark: dict | None) -> tuple[dict, None]:
+    lst, item = RectificationList, RectificationItem
+    this_week = iso_week(local_date(now))
+    # A rating list stays open until its week is over: more 差评 of that week may still arrive.
+    done = db.session.execute(update(lst).where(
+        lst.status == "open", or_(lst.source == "walkthrough", lst.period < this_week),
+        ~exists().where(item.list_id == lst.id, item.status.not_in(CLOSED_STATUSES)))
+        .values(status="closed", closed_at=now).execution_options(synchronize_session=False)).rowcount
+    return {"lists_closed": done}, None
+
+
+# ---- deadlines passed ----------------------------------------------------------------------------------------
+def flag_overdue(*, now: datetime, watermark: dict | None) -> tuple[dict, None]:
+    item = RectificationItem
+    late = and_(item.status.in_(CLOCK_STATUSES), item.due_date < local_date(now), item.overdue_flagged_at.is_(None))
+    db.session.execute(ItemEvent.__table__.insert().from_select(EVENT_COLUMNS, select(
+        item.id, literal(now, ItemEvent.at.type), literal(SYSTEM), literal("overdue"), item.status, item.status,
+        literal("已超过整改期限") + literal("（") + cast(item.due_date, String) + literal("）")).where(late)))
+    # The flag changes what pollers see (`overdue`), so updated_at moves; the version (for If-Match) does not.
+    flagged = db.session.execute(update(item).where(late).values(overdue_flagged_at=now, updated_at=now)
+                                 .execution_options(synchronize_session=False)).rowcount
+    if flagged:
+        mark_changed(now)
+    return {"items_flagged": flagged}, None
+
+
+# ---- unrated cases past their window get the hall's default rating -------------------------------------------
+def default_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict, dict]:
+    mark = watermark or {}
+    since = mark.get("now")
+    last_case = mark.get("case_id", 0)
+    top_case = db.session.execute(select(func.max(Case.id))).scalar() or 0
+    due = [Case.rate_before <= now, Case.id <= top_case,
+           ~exists().where(Rating.case_id == Case.id)]
+    if since:
+        # Windows that closed since the last run (a day of overlap), and cases registered since then (their
+        # window may already have closed when they were registered).
+        overlap = datetime.fromisoformat(since) - timedelta(days=1)
+        due.append(or_(Case.rate_before > overlap, Case.id > last_case))
+    rows = select(
+        Case.id, Case.hall_code, Case.item_code, Case.window_code, Case.staff_no, literal(DEFAULT_SCORE),
+        literal("system"), literal(True), literal(True), literal(True), literal(now, Rating.created_at.type),
+        literal(local_date(now), Rating.rated_on.type),
+    ).join(Hall, and_(Hall.code == Case.hall_code, Hall.default_rating_enabled.is_(True))).where(*due)
+    stmt = insert(Rating.__table__).from_select(
+        ["case_id", "hall_code", "item_code", "window_code", "staff_no", "score", "channel", "anonymous",
+         "is_default", "effective", "created_at", "rated_on"], rows).on_conflict_do_nothing()
+    made = _inserted(stmt, Rating.id)
+    return {"default_ratings": made}, {"now": now.isoformat(), "case_id": top_case}

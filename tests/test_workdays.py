@@ -1,0 +1,80 @@
+"""Working days: real 2025/2026 holidays and 调休 Saturdays, the Mon–Fri rule for unpublished years, admin edits."""
+from datetime import date
+
+import pytest
+
+from service import workdays
+from tests.rect_helpers import item_of_rating, make_rating, run
+
+
+@pytest.fixture
+def calendar(app):
+    return workdays.import_package()
+
+
+def test_import_covers_every_published_year_and_is_idempotent(calendar):
+    assert calendar["first_year"] <= 2025 and calendar["last_year"] >= 2026
+    again = workdays.import_package()
+    assert again["days"] == calendar["days"]
+    cal = workdays.load(date(2026, 1, 1))
+    assert not cal.is_workday(date(2026, 10, 1)) and cal.is_workday(date(2026, 10, 10))  # 国庆, 调休 Saturday
+
+
+@pytest.mark.parametrize("start, n, due", [
+    (date(2025, 9, 30), 1, date(2025, 10, 9)),    # 国庆中秋 2025: 10/1–10/8 off
+    (date(2025, 9, 26), 1, date(2025, 9, 28)),    # Sunday 9/28 is a 调休 workday
+    (date(2025, 1, 24), 2, date(2025, 1, 27)),    # Sunday 1/26 works; 1/28 starts 春节
+    (date(2026, 2, 13), 1, date(2026, 2, 14)),    # Saturday 2/14 is a 调休 workday before 春节
+    (date(2026, 2, 13), 5, date(2026, 2, 27)),    # 2/15–2/23 off
+    (date(2026, 9, 30), 5, date(2026, 10, 13)),   # 10/1–10/7 off, Saturday 10/10 works
+    (date(2026, 6, 12), 15, date(2026, 7, 6)),    # 端午 6/19 off: 15 days reach the Monday
+])
+def test_deadlines_follow_the_state_council_calendar(calendar, start, n, due):
+    found = workdays.deadline(start, n)
+    assert (found.due, found.provisional) == (due, False)
+
+
+def test_deadline_from_december_2026_into_unpublished_2027(calendar):
+    # 2027 has no published calendar: Mon–Fri count, so New Year's Day (a Friday) counts, and it is provisional.
+    inside = workdays.deadline(date(2026, 12, 28), 3)
+    assert (inside.due, inside.provisional) == (date(2026, 12, 31), False)
+    across = workdays.deadline(date(2026, 12, 28), 5)
+    assert (across.due, across.provisional) == (date(2027, 1, 4), True)
+    assert workdays.deadline(date(2027, 3, 5), 1) == workdays.Deadline(date(2027, 3, 8), True)
+
+
+def test_no_calendar_at_all_is_monday_to_friday_and_provisional(app):
+    found = workdays.deadline(date(2026, 10, 1), 1)  # the table is empty: 国庆 is unknown
+    assert (found.due, found.provisional) == (date(2026, 10, 2), True)
+
+
+def test_admin_sets_a_day_and_open_deadlines_are_counted_again(app, demo, calendar):
+    from tests.rect_helpers import count
+
+    rating = make_rating()
+    run("collect_bad_ratings")
+    item = item_of_rating(rating["id"])
+    target = item.due_date
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["calendar", "set", target.isoformat(), "--holiday", "--name", "临时调整"])
+    assert result.exit_code == 0, result.output
+    assert "重新计算期限的事项 1 个" in result.output
+    moved = item_of_rating(rating["id"])
+    assert moved.due_date > target and moved.version == item.version
+    from models import ItemEvent
+
+    assert count(ItemEvent, ItemEvent.item_id == item.id, ItemEvent.action == "deadline_changed") == 1
+    # The package never overwrites an admin's day.
+    workdays.import_package()
+    assert workdays.load(target).is_workday(target) is False
+    bad = runner.invoke(args=["calendar", "set", "2027-13-01", "--workday"])
+    assert bad.exit_code != 0
+
+
+def test_publishing_2027_clears_the_provisional_flag(app, calendar):
+    runner = app.test_cli_runner()
+    assert workdays.deadline(date(2026, 12, 31), 1).provisional
+    assert runner.invoke(args=["calendar", "set", "2027-01-01", "--holiday", "--name", "元旦"]).exit_code == 0
+    found = workdays.deadline(date(2026, 12, 31), 1)
+    assert (found.due, found.provisional) == (date(2027, 1, 4), False)
+    assert "已导入" in runner.invoke(args=["calendar", "import"]).output
