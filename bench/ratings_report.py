@@ -70,12 +70,12 @@ def _load(out: Path, name: str) -> dict:
 def _row(label: str, r: dict) -> str:
     lat = r["latency_us"]
     return (f"{label:<22}{r['rps']:>10.0f}{lat['p50'] / 1000:>9.1f}{lat['p99'] / 1000:>9.1f}"
-            f"{r['rss_kb'] / 1024:>11.1f}{r['created']:>9}{r['other']:>7}{r['in_flight']:>7}{r['rows']:>8}"
+            f"{r['rss_kb'] / 1024:>13.1f}{r['created']:>9}{r['other']:>7}{r['in_flight']:>7}{r['rows']:>8}"
             f"  {'ok' if r['stored_ok'] else 'MISMATCH'}")
 
 
 def report(out: Path, rounds: int) -> int:
-    head = (f"{'':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>11}{'201s':>9}{'non2xx':>7}"
+    head = (f"{'':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'peak RSS MB':>13}{'201s':>9}{'non2xx':>7}"
             f"{'inflt':>7}{'rows':>8}  rows = 201s + in-flight")
     print(head)
     print("-" * len(head))
