@@ -11,12 +11,14 @@ from .access import bearer_token, principal, public, requires
 from .schemas.ratings import RatingCreated, RatingDetail, RatingIn, RatingList, RatingListQuery, ReceiptQuery
 
 blp = Blueprint("ratings", __name__, description="好差评：提交、查看与查询")
+# An instance, not the class: webargs would build (and deep-copy the fields of) a new schema on every rating.
+RATING_IN = RatingIn()
 
 
 @blp.route("/ratings")
 class Ratings(MethodView):
     @public
-    @blp.arguments(RatingIn)
+    @blp.arguments(RATING_IN)
     @blp.response(201, RatingCreated, headers={"Idempotent-Replayed": {"schema": {"type": "string"},
                                                                        "description": "重放首次响应时为 true"}})
     @blp.doc(parameters=[{"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "maxLength": 64},

@@ -1,9 +1,12 @@
 """The catalog: halls and their hierarchy, windows, service items offered per hall, rating tags; CSV import."""
 import csv
 import io
+import time
 from pathlib import Path
 
-from sqlalchemy import delete, or_, select
+from flask import current_app
+from sqlalchemy import delete, event, or_, select
+from sqlalchemy.orm import Session
 
 from models import Hall, HallItem, ServiceItem, Tag, Window, db
 
@@ -57,6 +60,83 @@ def window_exists(hall: str, window: str) -> bool:
 
 def item_offered(hall: str, item: str) -> bool:
     return db.session.get(HallItem, (hall, item)) is not None
+
+
+# ---- brief in-process cache for the rating intake's checks ---------------------------------------------------
+# Every public rating checks its hall, item, window and tags: four reads of tables that change a few times a year.
+# Answers are kept per app for CATALOG_CACHE_SECONDS; any catalog write in this process drops them at once (other
+# processes see it when their entries expire). Cases and ratings themselves are never cached.
+_CATALOG_TABLES = frozenset(m.__tablename__ for m in (Hall, Window, ServiceItem, HallItem, Tag))
+_CACHE_MAX_ENTRIES = 10_000  # unknown codes are cached too, so the cache is bounded against made-up ones
+_generation = 0
+
+
+def _catalog_changed() -> None:
+    global _generation
+    _generation += 1
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session, _context):
+    if any(getattr(obj, "__tablename__", None) in _CATALOG_TABLES
+           for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info["catalog_changed"] = True
+        _catalog_changed()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _on_bulk_write(state):
+    if (state.is_insert or state.is_update or state.is_delete) and \
+            getattr(state.statement, "table", None) is not None and state.statement.table.name in _CATALOG_TABLES:
+        state.session.info["catalog_changed"] = True
+        _catalog_changed()
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _after_end(session, *_):
+    # Dropped again at the end, so nothing read while the write was uncommitted outlives it.
+    if session.info.pop("catalog_changed", False):
+        _catalog_changed()
+
+
+def _cached(key: tuple, load):
+    ttl = current_app.config["CATALOG_CACHE_SECONDS"]
+    if ttl <= 0:
+        return load()
+    cache = current_app.extensions.setdefault("catalog_cache", {})
+    now_s = time.monotonic()
+    hit = cache.get(key)
+    if hit is not None and hit[0] > now_s and hit[1] == _generation:
+        return hit[2]
+    generation = _generation
+    value = load()
+    if len(cache) >= _CACHE_MAX_ENTRIES:
+        cache.clear()
+    cache[key] = (now_s + ttl, generation, value)
+    return value
+
+
+def hall_exists_cached(code: str) -> bool:
+    return _cached(("hall", code), lambda: db.session.get(Hall, code) is not None)
+
+
+def item_offered_cached(hall: str, item: str) -> bool:
+    return _cached(("item", hall, item), lambda: item_offered(hall, item))
+
+
+def window_exists_cached(hall: str, window: str) -> bool:
+    return _cached(("window", hall, window), lambda: window_exists(hall, window))
+
+
+def tags_cached(codes: list[str]) -> dict[str, tuple[str, str]]:
+    """{code: (label, applies_to)} for the known codes among these."""
+    def load(code):
+        tag = db.session.get(Tag, code)
+        return (tag.label, tag.applies_to) if tag is not None else None
+
+    found = {code: _cached(("tag", code), lambda code=code: load(code)) for code in codes}
+    return {code: value for code, value in found.items() if value is not None}
 
 
 # ---- validation shared by the HTTP writes and the CSV import ------------------------------------------------

@@ -45,6 +45,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "RATING_WINDOW_DAYS": _env_int("RATING_WINDOW_DAYS", 7),
         "RATE_LIMIT_ANON_RATINGS": _env_rate("RATE_LIMIT_ANON_RATINGS", "10/600"),
         "RATE_LIMIT_ANON_RATINGS_PER_IP": _env_rate("RATE_LIMIT_ANON_RATINGS_PER_IP", "200/600"),
+        "CATALOG_CACHE_SECONDS": _env_int("CATALOG_CACHE_SECONDS", 5),
         "IDEMPOTENCY_TTL_HOURS": _env_int("IDEMPOTENCY_TTL_HOURS", 48),
         "TRUST_PROXY_HOPS": _env_int("TRUST_PROXY_HOPS", 0),
         "RATE_LIMIT_RECEIPT_READS": _env_rate("RATE_LIMIT_RECEIPT_READS", "120/60"),

@@ -4,7 +4,7 @@ import json
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert, select
 
 from models import IdempotencyKey, db
 
@@ -28,9 +28,15 @@ def request_hash(payload) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def lookup(scope: str, key: str, digest: str) -> IdempotencyKey | None:
-    """The stored response for this key, or None; the same key with another body is a conflict."""
-    row = db.session.get(IdempotencyKey, (scope, key))
+_TABLE = IdempotencyKey.__table__
+_SELECT = select(_TABLE).where(_TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key"))
+_INSERT = insert(_TABLE)
+
+
+def lookup(scope: str, key: str, digest: str):
+    """The stored response for this key (a row with the idempotency_keys columns as attributes), or None; the same
+    key with another body is a conflict. Core on the session's connection: it runs on every keyed request."""
+    row = db.session.connection().execute(_SELECT, {"scope": scope, "key": key}).first()
     if row is None:
         return None
     if row.request_hash != digest:
@@ -40,12 +46,17 @@ def lookup(scope: str, key: str, digest: str) -> IdempotencyKey | None:
 
 
 def remember(scope: str, key: str, digest: str, status: int, body: dict, resource_id: int | None) -> None:
-    """Adds the response to the caller's transaction, so the record and its key commit together."""
-    db.session.add(IdempotencyKey(scope=scope, key=key, request_hash=digest, status_code=status,
-                                  response_body=json.dumps(body, ensure_ascii=False), resource_id=resource_id))
+    """Writes the response in the caller's transaction, so the record and its key commit together.
+
+    A plain INSERT rather than an ORM add: no unit-of-work flush for a row nothing reads back. A key stored by a
+    concurrent request raises IntegrityError here (or at commit on SQLite), as the ORM flush did.
+    """
+    db.session.connection().execute(_INSERT, {
+        "scope": scope, "key": key, "request_hash": digest, "status_code": status,
+        "response_body": json.dumps(body, ensure_ascii=False), "resource_id": resource_id, "created_at": now()})
 
 
-def stored_body(row: IdempotencyKey) -> dict:
+def stored_body(row) -> dict:
     return json.loads(row.response_body)
 
 

@@ -3,10 +3,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
-from models import Hall, Rating, RatingTag, Tag, db
+from models import Rating, RatingTag, db
 
 from . import cases, catalog, idempotency, ratelimit
 from .auth import Principal
@@ -39,15 +39,19 @@ def submit(data: dict, *, client: Client, idempotency_key: str | None, raw_body)
     if key and (prior := idempotency.lookup(IDEMPOTENCY_SCOPE, key, digest)):
         return _replay(prior), True
 
-    rating = _build(data, client)
-    case_id = rating.case_id
+    values, tag_codes = _build(data, client)
+    case_id = values["case_id"]
     try:
-        db.session.add(rating)
-        db.session.flush()  # PostgreSQL reports a unique violation here, SQLite may wait until commit
-        body = created_body(rating)
+        # Core inserts on the session's connection (same transaction): the row is written as built, without the
+        # ORM unit of work and per-statement ORM bookkeeping on the path every rating takes.
+        # PostgreSQL reports a unique violation here, SQLite may wait until commit.
+        conn = db.session.connection()
+        rating_id = conn.execute(_INSERT_RATING, values).scalar_one()
+        if tag_codes:
+            conn.execute(_INSERT_TAG, [{"rating_id": rating_id, "tag_code": code} for code in tag_codes])
+        body = created_body_of(rating_id, values["score"], values["created_at"])
         if key:
-            idempotency.remember(IDEMPOTENCY_SCOPE, key, digest, 201, body, rating.id)
-        rating_id = rating.id
+            idempotency.remember(IDEMPOTENCY_SCOPE, key, digest, 201, body, rating_id)
         db.session.commit()
     except IntegrityError:
         # A concurrent request won the race: either the same retry (replay it) or another rating of the case.
@@ -60,6 +64,10 @@ def submit(data: dict, *, client: Client, idempotency_key: str | None, raw_body)
     return {**body, "receipt": receipt_for(rating_id)}, False
 
 
+_INSERT_RATING = insert(Rating.__table__).returning(Rating.__table__.c.id)
+_INSERT_TAG = insert(RatingTag.__table__)
+
+
 def _replay(row) -> dict:
     return {**idempotency.stored_body(row), "receipt": receipt_for(row.resource_id)}
 
@@ -68,7 +76,8 @@ def _case_rated(case_id: int) -> bool:
     return db.session.execute(select(Rating.id).where(Rating.case_id == case_id)).first() is not None
 
 
-def _build(data: dict, client: Client) -> Rating:
+def _build(data: dict, client: Client) -> tuple[dict, list[str]]:
+    """Validate and rate-limit; returns the ratings row to insert and its tag codes."""
     errors: dict[str, list[str]] = {}
     token = data.get("rating_token")
     if token:
@@ -86,12 +95,12 @@ def _build(data: dict, client: Client) -> Rating:
         hall, item, window, staff_no = data.get("hall"), data.get("item"), data.get("window"), data.get("staff_no")
         if not hall:
             errors["hall"] = ["请提供评价码（rating_token）或所评价的大厅编码（hall）"]
-        elif db.session.get(Hall, hall) is None:
+        elif not catalog.hall_exists_cached(hall):
             errors["hall"] = [f"未知的大厅编码：{hall}"]
         else:
-            if item and not catalog.item_offered(hall, item):
+            if item and not catalog.item_offered_cached(hall, item):
                 errors["item"] = [f"该大厅未提供此事项：{item}"]
-            if window and not catalog.window_exists(hall, window):
+            if window and not catalog.window_exists_cached(hall, window):
                 errors["window"] = [f"该大厅没有此窗口：{window}"]
 
     score = data["score"]
@@ -119,33 +128,36 @@ def _build(data: dict, client: Client) -> Rating:
 
     created = now()
     name, phone = data.get("name"), data.get("phone")
-    return Rating(
+    return dict(
         case_id=case.id if case else None, hall_code=hall, item_code=item, window_code=window, staff_no=staff_no,
         score=score, channel=data["channel"], comment=data.get("comment") or None, anonymous=anonymous,
         name_enc=encrypt(name), name_masked=mask_name(name), phone_enc=encrypt(phone), phone_masked=mask_phone(phone),
         is_default=False, effective=True, created_at=created, rated_on=local_date(created),
-        tags=[RatingTag(tag_code=code) for code in tag_codes],
-    )
+    ), tag_codes
 
 
 def _check_tags(codes: list[str], score: int) -> list[str]:
-    tags = {t.code: t for t in db.session.execute(select(Tag).where(Tag.code.in_(codes))).scalars()}
+    tags = catalog.tags_cached(codes)
     problems = []
     unknown = [c for c in codes if c not in tags]
     if unknown:
         problems.append(f"未知的评价标签：{'、'.join(unknown)}")
-    for tag in tags.values():
+    for label, applies_to in tags.values():
         # 基本满意 (3) may carry either kind; a good-only tag on a 差评 or a bad-only tag on praise is a mistake.
-        if tag.applies_to == "good" and is_bad(score) or tag.applies_to == "bad" and score >= 4:
-            problems.append(f"标签「{tag.label}」只适用于{TAG_APPLIES[tag.applies_to]}")
+        if applies_to == "good" and is_bad(score) or applies_to == "bad" and score >= 4:
+            problems.append(f"标签「{label}」只适用于{TAG_APPLIES[applies_to]}")
     return problems
 
 
 # ---- views -------------------------------------------------------------------------------------------------
 def created_body(rating: Rating) -> dict:
-    level, label = level_of(rating.score)
-    return {"id": rating.id, "score": rating.score, "level": level, "level_label": label,
-            "is_bad": is_bad(rating.score), "created_at": iso(rating.created_at)}
+    return created_body_of(rating.id, rating.score, rating.created_at)
+
+
+def created_body_of(rating_id: int, score: int, created_at) -> dict:
+    level, label = level_of(score)
+    return {"id": rating_id, "score": score, "level": level, "level_label": label, "is_bad": is_bad(score),
+            "created_at": iso(created_at)}
 
 
 def view(rating: Rating) -> dict:
