@@ -1,6 +1,17 @@
 """Scheduled jobs: APScheduler wiring and one module per job; each job calls service functions only."""
-from . import build_walkthrough_lists, close_finished_lists, collect_bad_ratings, default_ratings, flag_overdue
+from . import (
+    build_walkthrough_lists,
+    close_finished_lists,
+    collect_bad_ratings,
+    default_ratings,
+    export_opendata,
+    flag_overdue,
+    refresh_stats,
+)
 
 # In the order one scheduler tick runs them: new items first, then deadlines, then lists that are done.
 JOBS = {m.NAME: m.run for m in (default_ratings, collect_bad_ratings, build_walkthrough_lists, flag_overdue,
                                 close_finished_lists)}
+
+# Once a day, at (hour, minute) Asia/Shanghai: after midnight, once the day before is final.
+DAILY = {refresh_stats.NAME: (refresh_stats.run, (0, 20)), export_opendata.NAME: (export_opendata.run, (0, 40))}

@@ -2,7 +2,7 @@
 import click
 from flask import Flask, current_app
 
-from . import JOBS
+from . import DAILY, JOBS
 
 
 def register_commands(app: Flask) -> None:
@@ -24,9 +24,9 @@ def register_commands(app: Flask) -> None:
               heartbeat_seconds=heartbeat_seconds or cfg["SCHEDULER_HEARTBEAT_SECONDS"], exit_after=exit_after)
 
     @jobs_cli.command("run", help="立即运行一个任务一次")
-    @click.argument("name", type=click.Choice(list(JOBS)))
+    @click.argument("name", type=click.Choice(list(JOBS) + list(DAILY)))
     def jobs_run(name):
-        run = JOBS[name](holder="cli")
+        run = (JOBS[name] if name in JOBS else DAILY[name][0])(holder="cli")
         if run.status != "ok":
             raise click.ClickException(f"任务 {name} 失败：{run.error}")
         click.echo(f"任务 {name} 完成：{run.counts}")
@@ -35,3 +35,5 @@ def register_commands(app: Flask) -> None:
     def jobs_list():
         for name in JOBS:
             click.echo(name)
+        for name, (_, (hour, minute)) in DAILY.items():
+            click.echo(f"{name}（每天 {hour:02d}:{minute:02d}）")

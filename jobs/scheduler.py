@@ -15,7 +15,7 @@ from models import db
 from service import scheduling
 from service.timeutil import SHANGHAI
 
-from . import JOBS
+from . import DAILY, JOBS
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ class Scheduler:
             # deadlines, deadlines before closing lists).
             self.aps.add_job(self._job(name, fn), "interval", seconds=self.interval, id=name, name=name,
                              next_run_time=first + timedelta(milliseconds=i))
+        for name, (fn, (hour, minute)) in DAILY.items():
+            self.aps.add_job(self._job(name, fn), "cron", hour=hour, minute=minute, id=name, name=name)
         self.aps.start()
         log.info("scheduler %s started (%s)", self.holder, "leader" if self.leader else "standby")
 

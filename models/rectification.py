@@ -58,12 +58,16 @@ class RectificationItem(db.Model):
         Index("ix_rectification_items_hall_updated", "hall_code", "updated_at"),
         Index("ix_rectification_items_updated_at", "updated_at"),
         Index("ix_rectification_items_status_due", "status", "due_date"),
+        Index("ix_rectification_items_source_on", "source", "source_on"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     list_id: Mapped[int] = mapped_column(ForeignKey("rectification_lists.id"), index=True)
     source: Mapped[str] = mapped_column(String(16))  # rating | walkthrough
     source_id: Mapped[str] = mapped_column(String(36))  # rating id or finding UUID
+    # The day of the source (the rating's rated_on, the walkthrough's submission day): metrics group and filter
+    # items by it without joining a million ratings.
+    source_on: Mapped[date | None] = mapped_column(Date)
     hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"))
     item_code: Mapped[str | None] = mapped_column(String(64))
     window_code: Mapped[str | None] = mapped_column(String(32))

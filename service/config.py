@@ -59,6 +59,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "RECTIFY_DAYS": _env_int("RECTIFY_DAYS", 5),
         "RECTIFY_SCHEDULED_DAYS": _env_int("RECTIFY_SCHEDULED_DAYS", 15),
         "JOBS_INTERVAL_SECONDS": _env_int("JOBS_INTERVAL_SECONDS", 60),
+        "OPENDATA_PATH": os.environ.get("OPENDATA_PATH") or str(Path(instance) / "opendata" / "hall-feedback.db"),
         "JOBS_RATING_LOOKBACK_IDS": _env_int("JOBS_RATING_LOOKBACK_IDS", 1000),
         "SCHEDULER_LEASE_SECONDS": _env_int("SCHEDULER_LEASE_SECONDS", 90),
         "SCHEDULER_HEARTBEAT_SECONDS": _env_int("SCHEDULER_HEARTBEAT_SECONDS", 20),

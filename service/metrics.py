@@ -207,8 +207,7 @@ def _item_rows(group_by, halls, period):
     """The 差评 rectification figures, from the rectification engine (empty until it is installed)."""
     from . import rectification_metrics
 
-    return rectification_metrics.by_group(group_by, _rating_keys(group_by), _rating_filter(halls, period),
-                                          lambda values: _key(group_by, values))
+    return rectification_metrics.by_group(group_by, halls, period, lambda values: _key(group_by, values))
 
 
 def stats(principal: Principal, *, hall: str | None, start: date | None, end: date | None,

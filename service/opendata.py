@@ -29,8 +29,8 @@ DESCRIPTIONS = {
                     "bad": "差评数", "good_rate": "好评率（3-5 分占比）", "bad_rate": "差评率（1-2 分占比）"},
     "rectification_items": {"id": "整改事项编号", "list_code": "整改清单编号", "source": "来源：rating 差评 / walkthrough 走流程",
                             "hall_code": "大厅编码", "item_code": "事项编码", "category": "问题类别",
-                            "status": "状态", "status_label": "状态（中文）", "due_date": "整改期限",
-                            "closed_on": "销号日期", "overdue": "是否逾期", "measures": "整改措施"},
+                            "category_label": "问题类别（中文）", "status": "状态", "status_label": "状态（中文）",
+                            "due_date": "整改期限", "closed_on": "销号日期", "overdue": "是否逾期"},
 }
 FTS = {"halls": ["name", "address"], "service_items": ["name", "department"], "tags": ["label"]}
 

@@ -15,7 +15,7 @@ from .timeutil import local_date
 from .vocab import BAD_MAX_SCORE, DEFAULT_SCORE, LEVELS
 
 SYSTEM = "系统"
-ITEM_COLUMNS = ["list_id", "source", "source_id", "hall_code", "item_code", "window_code", "staff_no", "problem",
+ITEM_COLUMNS = ["list_id", "source", "source_id", "source_on", "hall_code", "item_code", "window_code", "staff_no", "problem",
                 "category", "status", "due_start", "due_days", "due_date", "due_provisional", "version",
                 "created_at", "updated_at"]
 EVENT_COLUMNS = ["item_id", "at", "actor", "action", "from_status", "to_status", "note"]
@@ -86,7 +86,7 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
     list_id = select(lst.id).where(lst.source == "rating", lst.hall_code == Rating.hall_code,
                                    lst.period == _by_day(Rating.rated_on, period)).scalar_subquery()
     rows = select(
-        list_id, literal("rating"), cast(Rating.id, String(36)), Rating.hall_code, Rating.item_code,
+        list_id, literal("rating"), cast(Rating.id, String(36)), Rating.rated_on, Rating.hall_code, Rating.item_code,
         Rating.window_code, Rating.staff_no, func.coalesce(func.nullif(Rating.comment, ""), label), first_tag,
         literal("pending"), Rating.rated_on, literal(n),
         _by_day(Rating.rated_on, {d: v.due for d, v in due.items()}),
@@ -124,7 +124,8 @@ def build_walkthrough_lists(*, now: datetime, watermark: dict | None) -> tuple[d
     n = verify_days()
     due = {w: calendar.add_working_days(s, n) for w, s in starts.items()}
     rows = select(
-        lst.id, literal("walkthrough"), Finding.id, Walkthrough.hall_code, Walkthrough.item_code,
+        lst.id, literal("walkthrough"), Finding.id, _by_day(Walkthrough.id, starts), Walkthrough.hall_code,
+        Walkthrough.item_code,
         literal(None, String), literal(None, String), Finding.description, Finding.category, literal("pending"),
         _by_day(Walkthrough.id, starts), literal(n), _by_day(Walkthrough.id, {w: d.due for w, d in due.items()}),
         _by_day(Walkthrough.id, {w: d.provisional for w, d in due.items()}), literal(1),

@@ -1,19 +1,90 @@
-"""差评整改率, 按期整改率, 回访率 and 整改满意度 grouped like the rating metrics (filled by the rectification engine)."""
+"""The rectification figures: 差评整改率, 按期整改率, 回访率, 整改满意度, progress, and open-data rows.
+
+差评 items are grouped like their ratings (hall, item, window, staff, the rating's day), and only items of
+effective ratings count: an upheld appeal takes its item out with the rating.
+"""
+from sqlalchemy import and_, case, func, or_, select
+
+from models import RectificationItem, RectificationList, db
+
+from .rectification import CLOCK_STATUSES, STATUSES
+from .sqlutil import local_date_of, month_of
+from .timeutil import end_of_day, local_date, now, start_of_day
+from .vocab import FINDING_CATEGORIES
+
+# Public free-text columns of rectification items (full-text searchable in the open data file).
+PUBLIC_TEXT_COLUMNS = ["category_label", "status_label"]
 
 
-def by_group(group_by, rating_keys, rating_filter, key_of) -> dict:
-    # Until rectification items exist there is nothing to count: every rate is null (undefined).
-    return {}
+def _flag(condition):
+    return func.sum(case((condition, 1), else_=0))
+
+
+def _on_time():
+    return and_(RectificationItem.status == "closed",
+                local_date_of(RectificationItem.closed_at) <= RectificationItem.due_date)
+
+
+def _late_now(today):
+    """Open and past its deadline while the hall holds it: counts as late now, not only once it closes."""
+    return and_(RectificationItem.status.in_(CLOCK_STATUSES), RectificationItem.due_date < today)
+
+
+def _item_keys(group_by: str):
+    item = RectificationItem
+    return {"hall": [item.hall_code], "item": [item.item_code], "window": [item.hall_code, item.window_code],
+            "staff": [item.hall_code, item.staff_no], "day": [item.source_on],
+            "month": [month_of(item.source_on)]}[group_by]
+
+
+def by_group(group_by, halls, period, key_of) -> dict:
+    """{key: counts} of 差评 items, grouped like their ratings (items carry the rating's hall, item, window,
+    staff and day). An upheld appeal is the only way an item is dismissed and its rating made not effective."""
+    today = local_date(now())
+    keys = _item_keys(group_by)
+    closed = RectificationItem.status == "closed"
+    stmt = (select(*keys, func.count().label("items"), _flag(closed).label("closed"),
+                   _flag(_on_time()).label("on_time"), _flag(or_(closed, _late_now(today))).label("on_time_base"),
+                   _flag(RectificationItem.callback_at.is_not(None)).label("called_back"),
+                   _flag(RectificationItem.rater_satisfaction >= 3).label("satisfied"),
+                   _flag(RectificationItem.rater_satisfaction.is_not(None)).label("answers"))
+            .where(RectificationItem.source == "rating", RectificationItem.status != "dismissed",
+                   RectificationItem.source_on >= period.start, RectificationItem.source_on <= period.end)
+            .group_by(*keys))
+    if halls is not None:
+        stmt = stmt.where(RectificationItem.hall_code.in_(halls))
+    width = len(keys)
+    names = ("items", "closed", "on_time", "on_time_base", "called_back", "satisfied", "answers")
+    return {key_of(tuple(row[:width])): dict(zip(names, (v or 0 for v in row[width:]), strict=True))
+            for row in db.session.execute(stmt)}
 
 
 def progress(halls, period) -> dict:
-    """Items opened, closed, closed on time and overdue in a period (filled by the rectification engine)."""
-    return {"opened": None, "closed": None, "on_time": None, "overdue": None}
-
-# Public free-text columns of rectification items (full-text searchable in the open data file).
-PUBLIC_TEXT_COLUMNS = ["measures"]
+    """Items opened in the period (差评 and walkthrough findings): how many closed, on time, overdue now."""
+    today = local_date(now())
+    stmt = (select(func.count(), _flag(RectificationItem.status == "closed"), _flag(_on_time()),
+                   _flag(_late_now(today)))
+            .where(RectificationItem.created_at >= start_of_day(period.start),
+                   RectificationItem.created_at <= end_of_day(period.end),
+                   RectificationItem.status != "dismissed"))
+    if halls is not None:
+        stmt = stmt.where(RectificationItem.hall_code.in_(halls))
+    opened, closed, on_time, overdue = db.session.execute(stmt).one()
+    return {"opened": opened, "closed": closed or 0, "on_time": on_time or 0, "overdue": overdue or 0}
 
 
 def public_items():
-    """Rectification items for the open data file, without personal data (filled by the rectification engine)."""
-    return iter(())
+    """Rectification items for the open data file: status and dates, no problem text (it may quote a rater)."""
+    today = local_date(now())
+    stmt = (select(RectificationItem.id, RectificationList.code, RectificationItem.source,
+                   RectificationItem.hall_code, RectificationItem.item_code, RectificationItem.category,
+                   RectificationItem.status, RectificationItem.due_date, RectificationItem.closed_at)
+            .join(RectificationList, RectificationList.id == RectificationItem.list_id)
+            .where(RectificationItem.status != "dismissed").order_by(RectificationItem.id))
+    for row in db.session.execute(stmt.execution_options(yield_per=2000)):
+        yield {"id": row.id, "list_code": row.code, "source": row.source, "hall_code": row.hall_code,
+               "item_code": row.item_code, "category": row.category,
+               "category_label": FINDING_CATEGORIES.get(row.category, "差评" if row.source == "rating" else ""),
+               "status": row.status, "status_label": STATUSES[row.status], "due_date": row.due_date.isoformat(),
+               "closed_on": local_date(row.closed_at).isoformat() if row.closed_at else None,
+               "overdue": row.status in CLOCK_STATUSES and today > row.due_date}

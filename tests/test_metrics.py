@@ -134,3 +134,54 @@ def test_today_stays_exact_after_a_rollup(client, tokens, dataset):
     assert rows["HZ-XC"]["ratings"] == before + 1
     rollup.refresh()  # a second run with nothing new changes nothing
     assert _rows(client, tokens["admin"], group_by="hall", **{"from": "2026-10-01"}) == rows
+
+
+def test_rectification_rates(client, tokens, dataset):
+    """差评整改率, 按期整改率 (an open overdue item is late now), 回访率, 整改满意度 — counted here by hand."""
+    from models import RectificationItem, RectificationList
+
+    def stamp(day):
+        return datetime(2026, 10, day, 4, tzinfo=UTC)
+
+    ratings = {(r.hall_code, r.score, r.rated_on, r.effective): r for r in db.session.query(Rating)
+               if r.score <= 2}
+    plan = [  # (hall, score, day, effective) of the rating → the item's state
+        (("HZ-XC", 2, date(2026, 10, 6), True), dict(status="closed", due=13, closed=10, callback=True, answer=4)),
+        (("HZ-XC", 1, date(2026, 10, 7), True), dict(status="rectifying", due=14, callback=True)),  # late now
+        (("HZ-XC", 1, date(2026, 10, 7), False), dict(status="dismissed", due=14, callback=True)),  # appeal upheld
+        (("HZ-XC-JN", 1, date(2026, 10, 20), True), dict(status="closed", due=22, closed=25, answer=2)),  # late
+        (("HZ-XC-JN", 2, date(2026, 10, 21), True), dict(status="awaiting_acceptance", due=28)),  # clock stopped
+    ]
+    lst = RectificationList(code="RL-TEST", source="rating", hall_code="HZ-XC", period="2026-W41", status="open")
+    db.session.add(lst)
+    db.session.flush()
+    for key, s in plan:
+        rating = ratings[key]
+        db.session.add(RectificationItem(
+            list_id=lst.id, source="rating", source_id=str(rating.id), source_on=rating.rated_on,
+            hall_code=rating.hall_code, item_code="SB-001",
+            window_code=rating.window_code, staff_no=rating.staff_no, problem="差评", status=s["status"],
+            due_start=date(2026, 10, 1), due_days=5, due_date=date(2026, 10, s["due"]),
+            callback_at=stamp(8) if s.get("callback") else None, rater_satisfaction=s.get("answer"),
+            closed_at=stamp(s["closed"]) if s.get("closed") else None, created_at=stamp(1), updated_at=stamp(1)))
+    db.session.commit()
+
+    rows = _rows(client, tokens["admin"], group_by="hall", **{"from": "2026-10-01", "to": "2026-10-31"})
+    for hall in ("HZ-XC", "HZ-XC-JN"):
+        mine = [s for (h, _, _, effective), s in plan if h == hall and effective]
+        closed = [s for s in mine if s["status"] == "closed"]
+        on_time = [s for s in closed if s["closed"] <= s["due"]]
+        late_open = [s for s in mine if s["status"] in ("pending", "rectifying")]  # all due dates are past
+        answers = [s["answer"] for s in mine if s.get("answer")]
+        row = rows[hall]
+        assert row["rectified_rate"] == round(len(closed) / len(mine), 4), hall
+        assert row["on_time_rate"] == round(len(on_time) / (len(closed) + len(late_open)), 4), hall
+        assert row["callback_rate"] == round(sum(1 for s in mine if s.get("callback")) / len(mine), 4), hall
+        assert row["answer_satisfaction"] == round(sum(1 for a in answers if a >= 3) / len(answers), 4), hall
+    assert rows["HZ-XC"]["on_time_rate"] == 0.5  # one on time, one open and overdue: late now
+    by_window = _rows(client, tokens["admin"], group_by="window", **{"from": "2026-10-01", "to": "2026-10-31"})
+    assert by_window["HZ-XC-JN/02"]["rectified_rate"] == 0.5
+    report = client.get(f"{API}/reports/monthly", query_string={"month": "2026-10", "hall": "HZ-XC"},
+                        headers=tokens["admin"]).get_json()
+    # Items opened in October under HZ-XC (both halls), the dismissed one left out.
+    assert report["rectification"] == {"opened": 4, "closed": 2, "on_time": 1, "overdue": 1}

@@ -26,6 +26,9 @@ def test_export_has_no_personal_data_or_secrets(app, client, tokens, tmp_path):
         receipts.append(created.get_json()["receipt"])
     client.post(f"{API}/ratings", json={"hall": "HZ-XC-JN", "score": 5, "channel": "qrcode", "tags": ["EFFICIENT"]})
 
+    from tests.rect_helpers import run
+
+    run("collect_bad_ratings")  # the two 差评 become rectification items, whose problem text quotes the rater
     out = tmp_path / "open.db"
     result = app.test_cli_runner().invoke(args=["opendata", "export", str(out)])
     assert result.exit_code == 0, result.output
@@ -57,4 +60,23 @@ def test_export_has_no_personal_data_or_secrets(app, client, tokens, tmp_path):
     metadata = json.loads(out.with_suffix(".metadata.json").read_text(encoding="utf-8"))
     assert metadata["databases"]["open"]["tables"]["ratings"]["columns"]["is_bad"]
     items_columns = {r[1] for r in con.execute("pragma table_info(rectification_items)")}
-    assert {"list_code", "status", "due_date", "measures"} <= items_columns
+    assert {"list_code", "status", "due_date", "closed_on", "overdue"} <= items_columns
+    assert "problem" not in items_columns
+    assert con.execute("select count(*), min(status_label) from rectification_items").fetchone() == (2, "待核实")
+
+
+def test_nightly_jobs_refresh_the_rollup_and_write_the_file(app, client, tokens, tmp_path):
+    from jobs import DAILY
+    from models import DailyHallStats, JobRun
+
+    app.config["OPENDATA_PATH"] = str(tmp_path / "nightly" / "open.db")
+    from tests.rect_helpers import make_rating
+
+    make_rating(score=1)  # today: not final yet, so the rollup holds nothing for it
+    for name, (run, _) in DAILY.items():
+        assert run(holder="test").status == "ok", name
+    assert (tmp_path / "nightly" / "open.db").exists()
+    con = sqlite3.connect(tmp_path / "nightly" / "open.db")
+    assert con.execute("select count(*) from ratings").fetchone()[0] == 1
+    assert db.session.query(JobRun).filter(JobRun.job.in_(list(DAILY))).count() == 2
+    assert db.session.query(DailyHallStats).count() == 0
