@@ -30,7 +30,10 @@ class Rating(db.Model):
     __tablename__ = "ratings"
     __table_args__ = (
         Index("ix_ratings_hall_rated_on", "hall_code", "rated_on"),
-        Index("ix_ratings_rated_on", "rated_on"),
+        # Covers every grouping of the metrics and rankings (hall, window, item, staff by day), so a month's
+        # figures are read from the index alone.
+        Index("ix_ratings_rated_on_cover", "rated_on", "hall_code", "window_code", "item_code", "staff_no", "score",
+              "effective"),
         # The few ratings taken out by an upheld appeal, subtracted from the daily rollups.
         Index("ix_ratings_effective_rated_on", "effective", "rated_on"),
     )
