@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from models import db
-from service import scheduling
+from service import jobruns, scheduling
 from service.timeutil import SHANGHAI
 
 from . import DAILY, JOBS
@@ -45,7 +45,11 @@ class Scheduler:
                 if was:
                     self.leader = scheduling.renew(self.holder, self.lease_seconds)
                 if not self.leader:
+                    previous = scheduling.current_holder()
+                    db.session.rollback()  # end the read before acquire() begins its write transaction
                     self.leader = scheduling.acquire(self.holder, self.lease_seconds)
+                    if self.leader and previous not in (None, self.holder):
+                        jobruns.mark_interrupted(previous)
                 if self.leader != was:
                     log.info("scheduler %s %s the lease", self.holder, "holds" if self.leader else "lost")
             except Exception:  # noqa: BLE001 - a database hiccup: stand by until the next tick

@@ -3,7 +3,7 @@ import logging
 import traceback
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import JobRun, db
 
@@ -37,6 +37,20 @@ def execute(job: str, work: Callable[..., tuple[dict, dict | None]], *, holder: 
             db.session.commit()
             log.exception("job %s failed", job)
     return run
+
+
+def mark_interrupted(holder: str) -> int:
+    """Runs a dead scheduler left 'running' (killed mid-run: its work was rolled back with its transaction) are
+    recorded as interrupted once another scheduler has taken over its expired lease, so GET /jobs does not show
+    them running for ever. The next run does their work: its watermark comes from the last ok run."""
+    with writing():
+        done = db.session.execute(update(JobRun).where(JobRun.holder == holder, JobRun.status == "running").values(
+            status="interrupted", finished_at=now(), error="调度进程中断，本次运行未完成（工作已回滚，由下次运行重做）")
+            .execution_options(synchronize_session=False)).rowcount
+        db.session.commit()
+    if done:
+        log.warning("marked %d run(s) of scheduler %s as interrupted", done, holder)
+    return done
 
 
 def run_view(run: JobRun) -> dict:

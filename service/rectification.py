@@ -151,15 +151,23 @@ def rater_view(item: RectificationItem) -> dict:
             "answered_at": item.answered_at}
 
 
-def item_for_rating(rating_id: int) -> RectificationItem | None:
-    return db.session.execute(select(RectificationItem).where(
-        RectificationItem.source == "rating", RectificationItem.source_id == str(rating_id))).scalar_one_or_none()
+def item_for_rating(rating_id: int, *, lock: bool = False) -> RectificationItem | None:
+    stmt = select(RectificationItem).where(RectificationItem.source == "rating",
+                                           RectificationItem.source_id == str(rating_id))
+    if lock:  # see _scoped_item: the rater's answer checks then writes, like an action
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return db.session.execute(stmt).scalar_one_or_none()
 
 
-def _scoped_item(principal: Principal, item_id: int) -> tuple[RectificationItem, str]:
-    row = db.session.execute(select(RectificationItem, RectificationList.code)
-                             .join(RectificationList, RectificationList.id == RectificationItem.list_id)
-                             .where(RectificationItem.id == item_id)).first()
+def _scoped_item(principal: Principal, item_id: int, *, lock: bool = False) -> tuple[RectificationItem, str]:
+    stmt = select(RectificationItem, RectificationList.code) \
+        .join(RectificationList, RectificationList.id == RectificationItem.list_id).where(RectificationItem.id == item_id)
+    if lock:
+        # An action checks version and status, then writes: without the row lock two concurrent actions on
+        # PostgreSQL both pass the checks against the same read and both write (lost update, two events from one
+        # status). SQLite needs none: the POST already holds the write lock (BEGIN IMMEDIATE).
+        stmt = stmt.with_for_update(of=RectificationItem).execution_options(populate_existing=True)
+    row = db.session.execute(stmt).first()
     if row is None or not principal.sees(row[0].hall_code):
         raise NotFound("未找到该整改事项")
     return row[0], row[1]
@@ -331,7 +339,7 @@ def _check_fields(action: Action, item: RectificationItem, data: dict) -> None:
 def act(principal: Principal, item_id: int, data: dict, if_match: str | None) -> dict:
     """Take one action on an item: scope, role, version, state, fields; the change and its event commit together."""
     expected = parse_version(if_match)
-    item, code = _scoped_item(principal, item_id)
+    item, code = _scoped_item(principal, item_id, lock=True)
     name = data["action"]
     action = ACTIONS[name]
     principal.require(action.role)
@@ -406,7 +414,7 @@ def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> dict
     rating = db.session.get(Rating, rating_id)
     if rating is None or not same(receipt_for(rating_id), receipt or ""):
         raise NotFound("未找到该评价，请核对评价编号和回执")
-    item = item_for_rating(rating_id)
+    item = item_for_rating(rating_id, lock=True)
     if item is None:
         raise Conflict("该评价没有整改事项", code="no_rectification")
     if item.answered_at is None:

@@ -30,6 +30,10 @@ def acquire(holder: str, seconds: int) -> bool:
     return owner == holder
 
 
+def current_holder() -> str | None:
+    return db.session.execute(select(SchedulerLease.holder).where(SchedulerLease.name == LEASE)).scalar()
+
+
 def renew(holder: str, seconds: int) -> bool:
     """Extend our lease (this is also the heartbeat); False when another process has taken it over."""
     with writing():

@@ -121,7 +121,7 @@ class JobRunOut(BaseSchema):
     holder = fields.String(allow_none=True)
     started_at = LocalDateTime()
     finished_at = LocalDateTime(allow_none=True)
-    status = fields.String(metadata={"description": "running | ok | failed"})
+    status = fields.String(metadata={"description": "running | ok | failed | interrupted（调度进程中断）"})
     counts = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
 
