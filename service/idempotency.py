@@ -1,5 +1,6 @@
 """Idempotency-Key handling: a retried request with the same key and body gets the first response again."""
 import hashlib
+import hmac
 import json
 from datetime import timedelta
 
@@ -23,9 +24,14 @@ def check_key(key: str | None) -> str | None:
 
 
 def request_hash(payload) -> str:
-    """Same JSON value → same hash, whatever the key order or whitespace of the body."""
+    """Same JSON value → same hash, whatever the key order or whitespace of the body.
+
+    Keyed with the server secret: the body may carry a rater's name and phone, and a plain hash of a short
+    body could be reversed by trying every mobile number.
+    """
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"idempotency:" + canonical.encode(), hashlib.sha256).hexdigest()
 
 
 _TABLE = IdempotencyKey.__table__

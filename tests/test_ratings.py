@@ -269,3 +269,14 @@ def test_cors_is_closed_by_default_and_opens_per_origin(app_factory):
         .headers
     allowed = client.get(f"{API}/halls", headers={"Origin": "https://wx.example.gov.cn"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://wx.example.gov.cn"
+
+
+def test_stored_request_hash_cannot_be_recomputed_without_the_server_key(client, demo):
+    import hashlib
+    import json
+
+    body = {"hall": "HZ-XC", "score": 1, "channel": "web", "anonymous": False, "phone": "13700001111"}
+    assert client.post(f"{API}/ratings", json=body, headers={"Idempotency-Key": "h-1"}).status_code == 201
+    stored = db.session.execute(select(IdempotencyKey.request_hash)).scalar_one()
+    plain = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
+    assert stored != plain.hexdigest()
