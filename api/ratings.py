@@ -8,6 +8,7 @@ from service.auth import authenticate
 from service.errors import ValidationFailed
 
 from .access import bearer_token, principal, public, requires
+from .schemas.common import take_page
 from .schemas.ratings import RatingCreated, RatingDetail, RatingIn, RatingList, RatingListQuery, ReceiptQuery
 
 blp = Blueprint("ratings", __name__, description="好差评：提交、查看与查询")
@@ -35,9 +36,7 @@ class Ratings(MethodView):
     @blp.response(200, RatingList)
     def get(self, args):
         """评价列表（按权限范围）"""
-        cursor, limit = args.pop("cursor", None), args.pop("limit")
-        if "from_" in args:
-            args["from"] = args.pop("from_")
+        cursor, limit, args = take_page(args)
         items, next_cursor = ratings.list_for(principal(), args, cursor=cursor, limit=limit)
         return {"items": items, "next_cursor": next_cursor}
 

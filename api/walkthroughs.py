@@ -8,6 +8,7 @@ from service.timeutil import SHANGHAI
 
 from .access import principal, public, requires
 from .hooks import body_limit
+from .schemas.common import take_page
 from .schemas.walkthroughs import (
     FeedbackOut,
     FeedbackQuery,
@@ -51,9 +52,7 @@ class Walkthroughs(MethodView):
     @blp.response(200, WalkthroughList)
     def get(self, args):
         """走流程记录列表（按权限范围，新同步的在前）"""
-        cursor, limit = args.pop("cursor", None), args.pop("limit")
-        if "from_" in args:
-            args["from"] = args.pop("from_")
+        cursor, limit, args = take_page(args)
         items, next_cursor = walkthroughs.list_for(principal(), args, cursor=cursor, limit=limit)
         return {"items": items, "next_cursor": next_cursor}
 

@@ -38,3 +38,9 @@ class ProblemSchema(Schema):
     detail = fields.String()
     errors = fields.Dict(metadata={"description": "字段 → 错误信息列表"})
     allowed_actions = fields.List(fields.String())
+
+
+def take_page(args: dict) -> tuple[str | None, int, dict]:
+    """(cursor, limit, filters) from a loaded list query; `from_`-style keys (Python keywords) lose their '_'."""
+    cursor, limit = args.pop("cursor", None), args.pop("limit")
+    return cursor, limit, {key.rstrip("_"): value for key, value in args.items()}
