@@ -218,17 +218,11 @@ class CodeLabel(BaseSchema):
     label = fields.String()
 
 
-class FeedbackFinding(BaseSchema):
-    id = fields.String()
-    category = fields.String()
-    category_label = fields.String()
-    description = fields.String()
-    severity = fields.String()
-    severity_label = fields.String()
-    suggestion = fields.String(allow_none=True)
-    needs_rectification = fields.Boolean()
-    wait_minutes = fields.Integer(allow_none=True)
-    handle_minutes = fields.Integer(allow_none=True)
+class FeedbackFinding(FindingOut):
+    """A finding inside its step's group on the 体验反馈表: the step is the group's, not repeated."""
+
+    class Meta(BaseSchema.Meta):
+        exclude = ("step", "step_label")
 
 
 class FeedbackStep(BaseSchema):
