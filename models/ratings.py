@@ -1,7 +1,19 @@
 """Cases (办件) with their single-use rating token, and ratings (好差评) with their reason tags."""
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, SmallInteger, String, Text, UniqueConstraint, true
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import BigIntPK, UTCDateTime, db, utcnow
@@ -34,8 +46,10 @@ class Rating(db.Model):
         # figures are read from the index alone.
         Index("ix_ratings_rated_on_cover", "rated_on", "hall_code", "window_code", "item_code", "staff_no", "score",
               "effective"),
-        # The few ratings taken out by an upheld appeal, subtracted from the daily rollups.
-        Index("ix_ratings_effective_rated_on", "effective", "rated_on"),
+        # The few ratings taken out by an upheld appeal, subtracted from the daily rollups. Partial, so that the
+        # planner never prefers it to the covering index for the (many) effective ratings.
+        Index("ix_ratings_not_effective", "rated_on", sqlite_where=text("effective IS 0"),
+              postgresql_where=text("effective IS false")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
