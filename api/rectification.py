@@ -2,10 +2,11 @@
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import ValidationError
 
 from service import rectification
 
-from .access import principal, public, requires
+from .access import bearer_token, principal, public, requires
 from .schemas.ratings import ReceiptQuery
 from .schemas.rectification import (
     ActionIn,
@@ -44,6 +45,18 @@ class ListByCode(MethodView):
         return rectification.get_list(principal(), code)
 
 
+def _poll_args(args: dict) -> tuple[dict, str | None, int]:
+    """(filters, cursor, limit) from the parsed query, in the form poll_items and its ETag take them."""
+    cursor, limit = args.pop("cursor", None), args.pop("limit")
+    if "list_" in args:
+        args["list"] = args.pop("list_")
+    return args, cursor, limit
+
+
+def _not_modified(etag: str):
+    return current_app.response_class(status=304, headers={"ETag": etag})
+
+
 @blp.route("/rectifications")
 class Items(MethodView):
     @requires("staff")
@@ -54,14 +67,40 @@ class Items(MethodView):
                           "description": "上次响应的 ETag"}])
     def get(self, args):
         """整改事项（监管轮询：updated_since、游标分页、ETag）"""
-        cursor, limit = args.pop("cursor", None), args.pop("limit")
-        if "list_" in args:
-            args["list"] = args.pop("list_")
-        body, etag = rectification.poll_items(principal(), args, cursor=cursor, limit=limit,
+        filters, cursor, limit = _poll_args(args)
+        body, etag = rectification.poll_items(principal(), filters, cursor=cursor, limit=limit,
                                               if_none_match=request.headers.get("If-None-Match"))
         if body is None:
-            return current_app.response_class(status=304, headers={"ETag": etag})
+            return _not_modified(etag)
         return body, 200, {"ETag": etag}
+
+
+_poll_query = RectificationQuery()
+
+
+@blp.before_request
+def poll_not_modified():
+    """Supervisors poll GET /rectifications with If-None-Match, and nearly every answer is a 304: answer it here,
+    before flask-smorest's argument parsing and the Session, with the same token check, role, query schema and ETag
+    as Items.get. Anything else (no If-None-Match, a changed result, a bad token, a refused role or hall, a query
+    the schema rejects, a repeated parameter) returns None: the normal path then answers exactly as it always did,
+    so 401/403/404/400/422 come from the one place they always came from."""
+    if request.method != "GET" or request.endpoint != "rectification.Items":
+        return None
+    if_none_match = request.headers.get("If-None-Match")
+    if not if_none_match:
+        return None
+    raw = request.args
+    if any(len(values) > 1 for values in raw.listvalues()):
+        return None  # webargs would take the first value; not worth imitating here
+    try:
+        args = _poll_query.load(raw.to_dict())
+    except ValidationError:
+        return None
+    filters, cursor, limit = _poll_args(args)
+    etag = rectification.current_etag_if_matches(bearer_token(), Items.get._access, filters, cursor=cursor,
+                                                 limit=limit, if_none_match=if_none_match)
+    return None if etag is None else _not_modified(etag)
 
 
 @blp.route("/rectifications/<id:item_id>")
