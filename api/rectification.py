@@ -76,6 +76,29 @@ class Items(MethodView):
 
 
 _poll_query = RectificationQuery()
+_parsed_queries: dict[bytes, tuple | None] = {}  # raw query string → loaded args; bounded below
+
+
+def _load_poll_query(raw) -> tuple | None:
+    """The query as @blp.arguments loads it (same schema), or None for anything unusual."""
+    if any(len(values) > 1 for values in raw.listvalues()):
+        return None  # webargs would take the first value; not worth imitating here
+    try:
+        return tuple(_poll_query.load(raw.to_dict()).items())
+    except ValidationError:
+        return None
+
+
+def _poll_query_args() -> dict | None:
+    # A poller sends the same few query strings again and again, and the args follow from the raw string alone.
+    key = request.query_string
+    found = _parsed_queries.get(key, False)
+    if found is False:
+        found = _load_poll_query(request.args)
+        if len(_parsed_queries) >= 256:
+            _parsed_queries.clear()
+        _parsed_queries[key] = found
+    return None if found is None else dict(found)
 
 
 @blp.before_request
@@ -90,12 +113,8 @@ def poll_not_modified():
     if_none_match = request.headers.get("If-None-Match")
     if not if_none_match:
         return None
-    raw = request.args
-    if any(len(values) > 1 for values in raw.listvalues()):
-        return None  # webargs would take the first value; not worth imitating here
-    try:
-        args = _poll_query.load(raw.to_dict())
-    except ValidationError:
+    args = _poll_query_args()
+    if args is None:
         return None
     filters, cursor, limit = _poll_args(args)
     etag = rectification.current_etag_if_matches(bearer_token(), Items.get._access, filters, cursor=cursor,

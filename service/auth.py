@@ -1,4 +1,5 @@
 """Accounts, bearer tokens and hall scope: staff see one hall, supervisors a subtree, admins everything."""
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
@@ -71,12 +72,26 @@ def _account_by_digest():
         .where(Account.token_hash == bindparam("digest"))
 
 
-def accepted_principal(reads: PlainReads, token: str | None) -> Principal | None:
+# Principals the 304 fast path accepted lately: token digest → (monotonic time read, principal). Refusals are never
+# kept, and only that path reads it: a stale entry can at most answer "your copy is still current" (a 304 to a
+# client that already holds the current ETag) for AUTH_CACHE_SECONDS; every other answer authenticates afresh.
+_recently_accepted: dict[str, tuple[float, Principal]] = {}
+_RECENT_MAX = 1024
+_clock = time.monotonic
+
+
+def accepted_principal(reads: PlainReads, token: str | None, max_age: float = 0) -> Principal | None:
     """The principal authenticate() gives for this token, read with plain statements (no Session, no ORM); None
-    whenever authenticate() would refuse the token, so the caller can let authenticate() answer the refusal."""
+    whenever authenticate() would refuse the token, so the caller can let authenticate() answer the refusal.
+    With max_age > 0 a principal read less than max_age seconds ago is answered without a read."""
     if not token:
         return None
     digest = hash_token(token)
+    if max_age > 0:
+        kept = _recently_accepted.get(digest)
+        if kept is not None and _clock() - kept[0] < max_age:
+            return kept[1]
+    read_at = _clock()
     rows = reads.rows("auth.account_by_digest", _account_by_digest, {"digest": digest})
     if len(rows) != 1:
         return None
@@ -87,7 +102,12 @@ def accepted_principal(reads: PlainReads, token: str | None) -> Principal | None
     def tree(root):
         return frozenset(code for (code,) in reads.rows("auth.subtree", _subtree_codes, {"root": root}))
 
-    return Principal(account_id, name, role, hall_code, scope_of(role, hall_code, tree))
+    principal = Principal(account_id, name, role, hall_code, scope_of(role, hall_code, tree))
+    if max_age > 0:
+        if len(_recently_accepted) >= _RECENT_MAX:
+            _recently_accepted.clear()
+        _recently_accepted[digest] = (read_at, principal)
+    return principal
 
 
 def create_account(*, role: str, hall_code: str | None, name: str) -> tuple[Account, str]:

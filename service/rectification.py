@@ -237,8 +237,9 @@ def current_etag_if_matches(token: str | None, role: str, filters: dict, *, curs
                             if_none_match: str | None) -> str | None:
     """The 304 fast path: the current ETag when the caller's copy (If-None-Match) is current, else None.
 
-    Same tag as poll_items for the same query (both from _etag_of), read with two or three plain statements on a
-    pooled DBAPI connection (account, supervisor subtree, counters) instead of the Session and the ORM. None also
+    Same tag as poll_items for the same query (both from _etag_of), read with plain statements on a pooled DBAPI
+    connection (account and supervisor subtree, unless accepted less than AUTH_CACHE_SECONDS ago; counters)
+    instead of the Session and the ORM. None also
     for anything the normal path must answer (no or bad token, role, hall outside the scope, forged cursor): the
     caller then takes the normal path, which gives exactly the answer it always gave."""
     if not token or not if_none_match:
@@ -248,7 +249,7 @@ def current_etag_if_matches(token: str | None, role: str, filters: dict, *, curs
     except BadRequest:
         return None
     with plain_reads() as reads:
-        principal = accepted_principal(reads, token)
+        principal = accepted_principal(reads, token, current_app.config["AUTH_CACHE_SECONDS"])
         if principal is None or not principal.at_least(role):
             return None
         try:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from models import Account, db
-from service import rectification, workdays
+from service import auth, rectification, workdays
 from service.auth import authenticate
 from service.security import hash_token
 from service.timeutil import local_date, now
@@ -88,14 +88,37 @@ def test_a_change_ends_the_304_at_once(client, items):
     assert client.get(URL, headers={**items["staff_jn"], "If-None-Match": other}).status_code == 304
 
 
-def test_a_deactivated_token_is_refused_at_once(client, items):
-    etag = _query_of(client, items["staff"])
-    assert client.get(URL, headers={**items["staff"], "If-None-Match": etag}).status_code == 304
-    digest = hash_token(items["staff"]["Authorization"].split()[1])
+def _deactivate(headers) -> None:
+    digest = hash_token(headers["Authorization"].split()[1])
     db.session.execute(update(Account).where(Account.token_hash == digest).values(active=False))
     db.session.commit()
+
+
+def test_a_deactivated_token_stops_within_the_cache_bound(app, client, items, monkeypatch):
+    assert app.config["AUTH_CACHE_SECONDS"] == 5  # the documented default
+    clock = [1000.0]
+    monkeypatch.setattr(auth, "_clock", lambda: clock[0])
+    etag = _query_of(client, items["staff"])
+    assert client.get(URL, headers={**items["staff"], "If-None-Match": etag}).status_code == 304
+    _deactivate(items["staff"])
+    # Everything but the 304 authenticates afresh: refused at once.
+    assert_problem(client.get(URL, headers=items["staff"]), 401, "invalid_token")
+    assert_problem(client.get(URL, query_string={"status": "pending"},
+                              headers={**items["staff"], "If-None-Match": etag}), 401, "invalid_token")
+    # The 304 of the very query it polls ("your copy is still current", no body) lasts at most the bound.
+    clock[0] += 4.9
+    assert client.get(URL, headers={**items["staff"], "If-None-Match": etag}).status_code == 304
+    clock[0] += 0.2
     body = assert_problem(client.get(URL, headers={**items["staff"], "If-None-Match": etag}), 401, "invalid_token")
     assert body["detail"] == "访问令牌无效或已停用"
+
+
+def test_without_the_cache_a_deactivated_token_stops_at_once(app, client, items):
+    app.config["AUTH_CACHE_SECONDS"] = 0
+    etag = _query_of(client, items["supervisor"])
+    assert client.get(URL, headers={**items["supervisor"], "If-None-Match": etag}).status_code == 304
+    _deactivate(items["supervisor"])
+    assert_problem(client.get(URL, headers={**items["supervisor"], "If-None-Match": etag}), 401, "invalid_token")
 
 
 def test_refusals_are_the_full_paths(client, items, fast_path_off, monkeypatch):
