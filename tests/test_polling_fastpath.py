@@ -177,3 +177,34 @@ def test_list_star_and_weak_tags_match_like_the_full_path(client, items, monkeyp
 def test_the_fast_path_only_serves_the_poll(client, items):
     # "*" matches any tag: were the fast path applied to another route of the blueprint, this would be a 304.
     assert client.get(f"{API}/rectification-lists", headers={**items["staff"], "If-None-Match": "*"}).status_code == 200
+
+
+def _counting_full_path(monkeypatch) -> list:
+    calls = []
+    original = rectification.poll_items
+    monkeypatch.setattr(rectification, "poll_items", lambda *a, **k: calls.append(1) or original(*a, **k))
+    return calls
+
+
+def test_cross_origin_and_failures_take_the_normal_path(app, client, items, monkeypatch):
+    etag = _query_of(client, items["staff"])
+    calls = _counting_full_path(monkeypatch)
+    # CORS adds its headers in Flask: a browser's request (Origin) is left to the normal path.
+    assert client.get(URL, headers={**items["staff"], "If-None-Match": etag,
+                                     "Origin": "https://example.org"}).status_code == 304
+    assert calls == [1]
+
+    def broken(*_a, **_k):
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(rectification, "current_etag_if_matches", broken)
+    assert client.get(URL, headers={**items["staff"], "If-None-Match": etag}).status_code == 304
+    assert calls == [1, 1]  # the failure was not an answer: the normal path gave it
+
+
+def test_other_paths_and_methods_are_flasks(client, items):
+    etag = _query_of(client, items["staff"])
+    slash = client.get(f"{URL}/", headers={**items["staff"], "If-None-Match": etag})
+    assert slash.status_code != 304
+    head = client.head(URL, headers={**items["staff"], "If-None-Match": etag})
+    assert head.status_code == 304 and head.headers["ETag"] == etag  # Flask's HEAD, as before
