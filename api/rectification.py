@@ -7,7 +7,7 @@ from werkzeug.wrappers import Request
 
 from service import rectification
 
-from .access import principal, public, requires
+from .access import principal, public, requires, token_of
 from .hooks import add_security_headers
 from .schemas.ratings import ReceiptQuery
 from .schemas.rectification import (
@@ -105,14 +105,6 @@ def _poll_query_args(request: Request) -> dict | None:
     return None if found is None else dict(found)
 
 
-def _bearer(request: Request) -> str | None:
-    # As api.access.bearer_token, on a request outside Flask's context.
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    return token.strip()
-
-
 class PollFastPath:
     """WSGI middleware for the supervisors' poll: GET /api/v1/rectifications with If-None-Match, where nearly every
     answer is a 304. Under gunicorn Flask's own per-request machinery (request context, routing, hooks, session,
@@ -146,7 +138,7 @@ class PollFastPath:
         filters, cursor, limit = _poll_args(args)
         with self.app.app_context():
             etag = rectification.current_etag_if_matches(
-                _bearer(request), Items.get._access, filters, cursor=cursor, limit=limit,
+                token_of(request.headers.get("Authorization", "")), Items.get._access, filters, cursor=cursor, limit=limit,
                 if_none_match=request.headers.get("If-None-Match"))
         if etag is None:
             return None
