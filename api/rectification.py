@@ -118,6 +118,13 @@ class PollFastPath:
 
     def __init__(self, app: Flask, path: str):
         self.app, self.path, self.wsgi_app = app, path, app.wsgi_app
+        # What Flask sends for the normal path's 304, worked out once: werkzeug's status line and, after the ETag,
+        # the after_request security headers (it carries Authorization, so private); building a Response and its
+        # WSGI headers per request cost as much as the rest of the 304.
+        model = app.response_class(status=304)
+        add_security_headers(model.headers, private=True)
+        self.status = model.status
+        self.headers = [(k, v) for k, v in model.headers.items() if k.lower() != "content-type"]
 
     def __call__(self, environ, start_response):
         if (environ.get("REQUEST_METHOD") == "GET" and environ.get("PATH_INFO") == self.path
@@ -128,10 +135,12 @@ class PollFastPath:
                 self.app.logger.warning("polling fast path failed; the normal path answers", exc_info=True)
                 response = None
             if response is not None:
-                return response(environ, start_response)
+                start_response(self.status, response)
+                return []
         return self.wsgi_app(environ, start_response)
 
-    def not_modified(self, request: Request):
+    def not_modified(self, request: Request) -> list[tuple[str, str]] | None:
+        """The 304's headers, or None to let Flask answer."""
         args = _poll_query_args(request)
         if args is None:
             return None
@@ -140,11 +149,7 @@ class PollFastPath:
             etag = rectification.current_etag_if_matches(
                 token_of(request.headers.get("Authorization", "")), Items.get._access, filters, cursor=cursor, limit=limit,
                 if_none_match=request.headers.get("If-None-Match"))
-        if etag is None:
-            return None
-        response = self.app.response_class(status=304, headers={"ETag": etag})
-        add_security_headers(response.headers, private=True)  # it carries Authorization
-        return response
+        return None if etag is None else [("ETag", etag), *self.headers]
 
 
 def install_poll_fast_path(app: Flask, prefix: str) -> None:
