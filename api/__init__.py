@@ -25,3 +25,4 @@ def register_blueprints(api: Api, app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=PREFIX)
+    rectification.install_poll_fast_path(app, PREFIX)

@@ -9,12 +9,16 @@ from service.auth import Principal, authenticate
 BEARER = [{"bearerAuth": []}]
 
 
-def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
+def token_of(header: str) -> str | None:
+    """The token of an `Authorization: Bearer …` header value, or None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def bearer_token() -> str | None:
+    return token_of(request.headers.get("Authorization", ""))
 
 
 def public(fn):

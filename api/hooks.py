@@ -66,13 +66,18 @@ def end_request(_exc=None):
     end_unit_of_work()
 
 
-def security_headers(response):
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if "Authorization" in request.headers or "receipt" in request.args:
+def add_security_headers(headers, *, private: bool) -> None:
+    """Also used by the polling fast path (api.rectification.PollFastPath), which answers outside Flask."""
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if private:
         # Scoped or personal answers must not be kept by shared caches.
-        response.headers.setdefault("Cache-Control", "private, no-store")
+        headers.setdefault("Cache-Control", "private, no-store")
+
+
+def security_headers(response):
+    add_security_headers(response.headers, private="Authorization" in request.headers or "receipt" in request.args)
     return response
 
 

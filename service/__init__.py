@@ -2,14 +2,27 @@
 import logging
 
 from flask import Flask
+from flask.sessions import SessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import load_config
 from .extensions import api, init_db
 
 
+class NoCookieSession(SessionInterface):
+    """The API is stateless (bearer tokens, receipts) and never uses Flask's cookie session. Flask would still build
+    an itsdangerous signing serializer on every request because SECRET_KEY is set; a null session costs nothing."""
+
+    def open_session(self, app, request):
+        return None  # Flask then gives the request a NullSession, which refuses writes
+
+    def save_session(self, app, session, response):
+        return None
+
+
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.session_interface = NoCookieSession()
     load_config(app, overrides)
     configure_logging(app)
     register_extensions(app)

@@ -1,12 +1,14 @@
 """Accounts, bearer tokens and hall scope: staff see one hall, supervisors a subtree, admins everything."""
+import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from models import Account, Hall, db
 
 from .errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from .security import hash_token, new_token, same
+from .sqlutil import PlainReads
 from .vocab import ROLE_RANK, ROLES
 
 
@@ -34,17 +36,21 @@ class Principal:
             raise NotFound("未找到该服务大厅", code="not_found")
 
 
-def subtree(root: str) -> frozenset[str]:
-    tree = select(Hall.code).where(Hall.code == root).cte("tree", recursive=True)
+def _subtree_codes():
+    tree = select(Hall.code).where(Hall.code == bindparam("root")).cte("tree", recursive=True)
     tree = tree.union_all(select(Hall.code).where(Hall.parent_code == tree.c.code))
-    return frozenset(db.session.execute(select(tree.c.code)).scalars())
+    return select(tree.c.code)
 
 
-def scope_of(role: str, hall_code: str | None) -> frozenset[str] | None:
+def subtree(root: str) -> frozenset[str]:
+    return frozenset(db.session.execute(_subtree_codes(), {"root": root}).scalars())
+
+
+def scope_of(role: str, hall_code: str | None, tree=subtree) -> frozenset[str] | None:
     if role == "admin":
         return None
     if role == "supervisor":
-        return subtree(hall_code)
+        return tree(hall_code)
     return frozenset({hall_code})
 
 
@@ -59,6 +65,49 @@ def authenticate(token: str | None) -> Principal:
                            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return Principal(account.id, account.name, account.role, account.hall_code,
                      scope_of(account.role, account.hall_code))
+
+
+def _account_by_digest():
+    return select(Account.id, Account.name, Account.role, Account.hall_code, Account.active, Account.token_hash) \
+        .where(Account.token_hash == bindparam("digest"))
+
+
+# Principals the 304 fast path accepted lately: token digest → (monotonic time read, principal). Refusals are never
+# kept, and only that path reads it: a stale entry can at most answer "your copy is still current" (a 304 to a
+# client that already holds the current ETag) for AUTH_CACHE_SECONDS; every other answer authenticates afresh.
+_recently_accepted: dict[str, tuple[float, Principal]] = {}
+_RECENT_MAX = 1024
+_clock = time.monotonic
+
+
+def accepted_principal(reads: PlainReads, token: str | None, max_age: float = 0) -> Principal | None:
+    """The principal authenticate() gives for this token, read with plain statements (no Session, no ORM); None
+    whenever authenticate() would refuse the token, so the caller can let authenticate() answer the refusal.
+    With max_age > 0 a principal read less than max_age seconds ago is answered without a read."""
+    if not token:
+        return None
+    digest = hash_token(token)
+    if max_age > 0:
+        kept = _recently_accepted.get(digest)
+        if kept is not None and _clock() - kept[0] < max_age:
+            return kept[1]
+    read_at = _clock()
+    rows = reads.rows("auth.account_by_digest", _account_by_digest, {"digest": digest})
+    if len(rows) != 1:
+        return None
+    account_id, name, role, hall_code, active, stored = rows[0]
+    if not active or role not in ROLE_RANK or not same(stored, digest):
+        return None
+
+    def tree(root):
+        return frozenset(code for (code,) in reads.rows("auth.subtree", _subtree_codes, {"root": root}))
+
+    principal = Principal(account_id, name, role, hall_code, scope_of(role, hall_code, tree))
+    if max_age > 0:
+        if len(_recently_accepted) >= _RECENT_MAX:
+            _recently_accepted.clear()
+        _recently_accepted[digest] = (read_at, principal)
+    return principal
 
 
 def create_account(*, role: str, hall_code: str | None, name: str) -> tuple[Account, str]:

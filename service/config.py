@@ -54,6 +54,8 @@ def load_config(app, overrides: dict | None = None) -> None:
         "PAGE_LIMIT_DEFAULT": 50,
         "PAGE_LIMIT_MAX": 200,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        # How long the 304 fast path of GET /rectifications trusts a token it accepted (0: read it every time).
+        "AUTH_CACHE_SECONDS": _env_int("AUTH_CACHE_SECONDS", 5),
         # 一体验一反馈一清单: deadlines in working days, and the scheduler (flask jobs serve).
         "RECTIFY_VERIFY_DAYS": _env_int("RECTIFY_VERIFY_DAYS", 1),
         "RECTIFY_DAYS": _env_int("RECTIFY_DAYS", 5),
@@ -82,3 +84,7 @@ def load_config(app, overrides: dict | None = None) -> None:
     app.config.update(cfg)
     if overrides:
         app.config.update(overrides)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and \
+            "SQLALCHEMY_ENGINE_OPTIONS" not in (overrides or {}):
+        # No server can drop a pooled SQLite connection: pre-ping would only add a statement to every checkout.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}

@@ -4,16 +4,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, func, literal, or_, select, update
 
 from models import ItemEvent, Rating, RectificationChange, RectificationItem, RectificationList, db
 
 from . import workdays
-from .auth import Principal
+from .auth import Principal, accepted_principal
 from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from .pagination import decode_cursor, encode_cursor
 from .security import same
-from .sqlutil import insert
+from .sqlutil import insert, plain_reads
 from .timeutil import local_date, now
 
 STATUSES = {
@@ -205,24 +205,70 @@ def _filtered(principal: Principal, filters: dict, today: date):
     return conditions
 
 
+def _etag_halls(principal: Principal, filters: dict) -> list[str] | None:
+    """The halls whose counters the tag covers (None: every hall); outside the caller's scope is a 404."""
+    if filters.get("hall"):
+        principal.check_hall(filters["hall"])
+        return [filters["hall"]]
+    return None if principal.halls is None else sorted(principal.halls)
+
+
+def _counters_stmt(count: int | None):
+    stmt = select(RectificationChange.hall_code, RectificationChange.seq)
+    if count is not None:
+        stmt = stmt.where(RectificationChange.hall_code.in_([bindparam(f"h{i}") for i in range(count)]))
+    return stmt
+
+
+def _etag_of(principal: Principal, filters: dict, cursor: str | None, limit: int, today: date,
+             counters: list[tuple]) -> str:
+    """The tag of a query from what it depends on; both the full path and the 304 fast path compute it here."""
+    scope = "*" if principal.halls is None else ",".join(sorted(principal.halls))
+    parts = [scope, repr(sorted((k, str(v)) for k, v in filters.items())), cursor or "", str(limit),
+             today.isoformat(), repr(sorted(counters))]
+    return '"' + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32] + '"'
+
+
 def items_etag(principal: Principal, filters: dict, cursor: str | None, limit: int, today: date) -> str:
     """From the change counters of the halls the query can see: one primary-key read per hall, no item read.
 
     Any change to an item in those halls moves the tag (so it is conservative: a change outside the filters also
     does); `overdue` turns true at midnight without a write, so the day is part of the tag too."""
-    if filters.get("hall"):
-        principal.check_hall(filters["hall"])
-        halls = [filters["hall"]]
-    else:
-        halls = None if principal.halls is None else sorted(principal.halls)
-    stmt = select(RectificationChange.hall_code, RectificationChange.seq)
-    if halls is not None:
-        stmt = stmt.where(RectificationChange.hall_code.in_(halls))
-    counters = sorted(db.session.execute(stmt).all())
-    scope = "*" if principal.halls is None else ",".join(sorted(principal.halls))
-    parts = [scope, repr(sorted((k, str(v)) for k, v in filters.items())), cursor or "", str(limit),
-             today.isoformat(), repr(counters)]
-    return '"' + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32] + '"'
+    halls = _etag_halls(principal, filters)
+    params = {} if halls is None else {f"h{i}": code for i, code in enumerate(halls)}
+    counters = [tuple(row) for row in db.session.execute(_counters_stmt(None if halls is None else len(halls)),
+                                                         params)]
+    return _etag_of(principal, filters, cursor, limit, today, counters)
+
+
+def current_etag_if_matches(token: str | None, role: str, filters: dict, *, cursor: str | None, limit: int,
+                            if_none_match: str | None) -> str | None:
+    """The 304 fast path: the current ETag when the caller's copy (If-None-Match) is current, else None.
+
+    Same tag as poll_items for the same query (both from _etag_of), read with plain statements on a pooled DBAPI
+    connection (account and supervisor subtree, unless accepted less than AUTH_CACHE_SECONDS ago; counters)
+    instead of the Session and the ORM. None also
+    for anything the normal path must answer (no or bad token, role, hall outside the scope, forged cursor): the
+    caller then takes the normal path, which gives exactly the answer it always gave."""
+    if not token or not if_none_match:
+        return None
+    try:
+        decode_cursor(cursor)
+    except BadRequest:
+        return None
+    with plain_reads() as reads:
+        principal = accepted_principal(reads, token, current_app.config["AUTH_CACHE_SECONDS"])
+        if principal is None or not principal.at_least(role):
+            return None
+        try:
+            halls = _etag_halls(principal, filters)
+        except NotFound:
+            return None
+        count = None if halls is None else len(halls)
+        params = {} if halls is None else {f"h{i}": code for i, code in enumerate(halls)}
+        counters = reads.rows(("rectification.counters", count), lambda: _counters_stmt(count), params)
+    etag = _etag_of(principal, filters, cursor, limit, local_date(now()), counters)
+    return etag if etag_matches(if_none_match, etag) else None
 
 
 def etag_matches(header: str | None, etag: str) -> bool:

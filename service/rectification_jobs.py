@@ -53,6 +53,19 @@ def _created_events(source: str, stamp: datetime, note: str) -> None:
                                                  item.source == source)))
 
 
+def _all_collected(new, limit: int) -> bool:
+    """Whether every 差评 matched by `new` already has its item, read by key for a small batch (a quiet run would
+    otherwise redo the whole insert path for the look-back window on every tick)."""
+    ids = [str(i) for i in db.session.execute(select(Rating.id).where(new).limit(limit + 1)).scalars()]
+    if len(ids) > limit:
+        return False
+    if not ids:
+        return True
+    done = db.session.execute(select(func.count()).select_from(RectificationItem).where(
+        RectificationItem.source == "rating", RectificationItem.source_id.in_(ids))).scalar_one()
+    return done == len(ids)
+
+
 # ---- 差评 → items on the hall's list for the rating's ISO week -------------------------------------------
 def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict, dict]:
     lookback = current_app.config["JOBS_RATING_LOOKBACK_IDS"]
@@ -65,8 +78,10 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
     # so a first run was quadratic (30,000 差评 took minutes); the unique index is always used by ON CONFLICT.
     new = and_(Rating.id > max(seen - lookback, 0), Rating.id <= top, Rating.score <= BAD_MAX_SCORE,
                Rating.effective.is_(True), Rating.is_default.is_(False))
-    pairs = db.session.execute(select(Rating.hall_code, Rating.rated_on).distinct().where(new)).all()
     counts = {"items_created": 0, "lists_created": 0}
+    if seen and _all_collected(new, lookback):
+        return counts, {"rating_id": top}  # a quiet run: only the look-back window, and it is all done
+    pairs = db.session.execute(select(Rating.hall_code, Rating.rated_on).distinct().where(new)).all()
     if not pairs:
         return counts, {"rating_id": top}
 
