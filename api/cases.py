@@ -1,10 +1,10 @@
 """Case routes (办件): staff register a finished case and get its single-use rating token."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service import cases
 
 from .access import principal, requires
+from .blueprint import Blueprint
 from .schemas.ratings import CaseIn, CaseOut
 
 blp = Blueprint("cases", __name__, description="办件登记与评价码")

@@ -1,10 +1,10 @@
 """Catalog routes: public reads of halls, items and tags; admin writes."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service import catalog
 
 from .access import public, requires
+from .blueprint import Blueprint
 from .schemas.catalog import (
     HallDetail,
     HallIn,

@@ -1,11 +1,11 @@
 """Operational routes: health of the database and the scheduler."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 
 from service import health
 
 from .access import public
+from .blueprint import Blueprint
 from .schemas.common import BaseSchema
 
 blp = Blueprint("operations", __name__, description="运行状态")

@@ -1,10 +1,10 @@
 """Operational routes for the scheduler: recent job runs."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service import jobruns
 
 from .access import principal, requires
+from .blueprint import Blueprint
 from .schemas.rectification import JobRunList, JobRunQuery
 
 blp = Blueprint("jobs", __name__, description="定时任务运行记录")

@@ -1,13 +1,13 @@
 """Rating routes (好差评): public intake, the rater's own view by receipt, scoped lists for staff."""
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service import ratings
 from service.auth import authenticate
 from service.errors import ValidationFailed
 
 from .access import bearer_token, principal, public, requires
+from .blueprint import Blueprint
 from .schemas.common import take_page
 from .schemas.ratings import RatingCreated, RatingDetail, RatingIn, RatingList, RatingListQuery, ReceiptQuery
 

@@ -1,13 +1,13 @@
 """Rectification routes (一体验一反馈一清单): lists, items, actions, supervisor polling, the rater's answer."""
 from flask import Flask, current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from werkzeug.wrappers import Request
 
 from service import rectification
 
 from .access import principal, public, requires, token_of
+from .blueprint import Blueprint
 from .hooks import add_security_headers
 from .schemas.ratings import ReceiptQuery
 from .schemas.rectification import (

@@ -1,12 +1,12 @@
 """Rankings and the monthly report (JSON, or a printable HTML page with server-side SVG charts)."""
 from flask import make_response, render_template
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service import rankings, reports
 from service.timeutil import iso
 
 from .access import principal, requires
+from .blueprint import Blueprint
 from .charts import columns, hbar
 from .schemas.stats import RankingOut, RankingQuery, ReportOut, ReportQuery
 

@@ -1,10 +1,10 @@
 """Metrics routes: /stats and /stats/tags, scoped to the caller's halls."""
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service import metrics
 
 from .access import principal, requires
+from .blueprint import Blueprint
 from .schemas.stats import StatsOut, StatsQuery, TagStatsOut, TagStatsQuery
 
 blp = Blueprint("stats", __name__, description="统计指标：好评率、差评率、主动评价率、整改率等")

@@ -1,12 +1,12 @@
 """Walkthrough routes (我陪群众走流程): tablet upserts and batch sync, scoped reads, submit, the 体验反馈表."""
 from flask import make_response, render_template
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from service import walkthroughs
 from service.timeutil import SHANGHAI
 
 from .access import principal, public, requires
+from .blueprint import Blueprint
 from .hooks import body_limit
 from .schemas.common import take_page
 from .schemas.walkthroughs import (

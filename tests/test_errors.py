@@ -86,3 +86,11 @@ def test_authentication_comes_before_body_validation(client, demo):
     # An anonymous caller learns nothing about a protected route's body rules.
     assert_problem(client.post(f"{API}/halls", json={"bogus": 1}), 401, "unauthorized")
     assert_problem(client.post(f"{API}/cases", json={}), 401, "unauthorized")
+
+
+def test_unknown_query_parameters_are_refused(client, tokens):
+    # A typo must not silently widen a scoped query to every hall the caller sees.
+    body = assert_problem(client.get(f"{API}/ratings", query_string={"hal": "HZ-XC"}, headers=tokens["staff"]), 422)
+    assert body["errors"] == {"hal": ["不支持的字段"]}
+    assert_problem(client.get(f"{API}/rectifications", query_string={"stauts": "open"}, headers=tokens["staff"]),
+                   422)
