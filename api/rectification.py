@@ -9,6 +9,7 @@ from service import rectification
 from .access import principal, public, requires, token_of
 from .blueprint import Blueprint
 from .hooks import add_security_headers
+from .schemas.common import take_page
 from .schemas.ratings import ReceiptQuery
 from .schemas.rectification import (
     ActionIn,
@@ -34,8 +35,8 @@ class Lists(MethodView):
     @blp.response(200, RectificationListPage)
     def get(self, args):
         """整改清单列表（按权限范围）"""
-        cursor, limit = args.pop("cursor", None), args.pop("limit")
-        return rectification.list_lists(principal(), args, cursor=cursor, limit=limit)
+        cursor, limit, filters = take_page(args)
+        return rectification.list_lists(principal(), filters, cursor=cursor, limit=limit)
 
 
 @blp.route("/rectification-lists/<code>")
@@ -49,10 +50,8 @@ class ListByCode(MethodView):
 
 def _poll_args(args: dict) -> tuple[dict, str | None, int]:
     """(filters, cursor, limit) from the parsed query, in the form poll_items and its ETag take them."""
-    cursor, limit = args.pop("cursor", None), args.pop("limit")
-    if "list_" in args:
-        args["list"] = args.pop("list_")
-    return args, cursor, limit
+    cursor, limit, filters = take_page(args)
+    return filters, cursor, limit
 
 
 def _not_modified(etag: str):

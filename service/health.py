@@ -3,6 +3,8 @@ from sqlalchemy import text
 
 from models import db
 
+from . import scheduling
+
 
 def status() -> dict:
     try:
@@ -16,9 +18,5 @@ def status() -> dict:
 
 
 def scheduler_heartbeat() -> dict:
-    # The scheduler (jobs serve) writes its heartbeat into its lease row; see service/scheduling.py.
-    try:
-        from . import scheduling
-    except ImportError:
-        return {"last_heartbeat": None, "stale": True}
+    # The scheduler (jobs serve) writes its heartbeat into its lease row.
     return scheduling.heartbeat_status()
