@@ -8,7 +8,7 @@ from models import Account, Hall, db
 
 from .errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from .security import hash_token, new_token, same
-from .sqlutil import PlainReads
+from .sqlutil import PlainStatements
 from .vocab import ROLE_RANK, ROLES
 
 
@@ -80,7 +80,7 @@ _RECENT_MAX = 1024
 _clock = time.monotonic
 
 
-def accepted_principal(reads: PlainReads, token: str | None, max_age: float = 0) -> Principal | None:
+def accepted_principal(reads: PlainStatements, token: str | None, max_age: float = 0) -> Principal | None:
     """The principal authenticate() gives for this token, read with plain statements (no Session, no ORM); None
     whenever authenticate() would refuse the token, so the caller can let authenticate() answer the refusal.
     With max_age > 0 a principal read less than max_age seconds ago is answered without a read."""

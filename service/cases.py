@@ -1,8 +1,9 @@
 """Cases (办件): a finished service occurrence gets one single-use rating token for its applicant."""
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Case, db
@@ -11,6 +12,7 @@ from . import catalog
 from .auth import Principal
 from .errors import Conflict, NotFound, ValidationFailed
 from .security import derive, hash_token
+from .sqlutil import PlainStatements
 from .timeutil import now
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -21,8 +23,24 @@ def rating_token(hall_code: str, case_no: str) -> str:
     return derive("case", f"{hall_code}\x1f{case_no}")
 
 
-def find_by_token(token: str) -> Case | None:
-    return db.session.execute(select(Case).where(Case.token_hash == hash_token(token))).scalar_one_or_none()
+class RatedCase(NamedTuple):
+    """What the rating intake needs of the case a rating token names."""
+    id: int
+    hall_code: str
+    item_code: str
+    window_code: str | None
+    staff_no: str | None
+    rate_before: datetime
+
+
+def _case_by_token():
+    return select(Case.id, Case.hall_code, Case.item_code, Case.window_code, Case.staff_no, Case.rate_before) \
+        .where(Case.token_hash == bindparam("token_hash"))
+
+
+def find_by_token(reads: PlainStatements, token: str) -> RatedCase | None:
+    rows = reads.rows("cases.by_token", _case_by_token, {"token_hash": hash_token(token)})
+    return RatedCase(*rows[0]) if rows else None
 
 
 def _validate(principal: Principal, data: dict) -> None:

@@ -5,12 +5,13 @@ import time
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import delete, event, or_, select
+from sqlalchemy import bindparam, delete, event, or_, select
 from sqlalchemy.orm import Session
 
 from models import Hall, HallItem, ServiceItem, Tag, Window, db
 
 from .errors import Conflict, NotFound, ValidationFailed
+from .sqlutil import PlainStatements
 from .vocab import HALL_LEVEL_ORDER, HALL_LEVELS, TAG_APPLIES
 
 DEMO_CSV = Path(__file__).parent / "data" / "demo_catalog.csv"
@@ -117,23 +118,44 @@ def _cached(key: tuple, load):
     return value
 
 
-def hall_exists_cached(code: str) -> bool:
-    return _cached(("hall", code), lambda: db.session.get(Hall, code) is not None)
+# The loaders read with plain statements on the intake's own connection (no Session), so a rating never opens a
+# Session transaction beside the intake's write transaction.
+def _hall_code():
+    return select(Hall.code).where(Hall.code == bindparam("hall"))
 
 
-def item_offered_cached(hall: str, item: str) -> bool:
-    return _cached(("item", hall, item), lambda: item_offered(hall, item))
+def _hall_item():
+    return select(HallItem.item_code).where(HallItem.hall_code == bindparam("hall"),
+                                            HallItem.item_code == bindparam("item"))
 
 
-def window_exists_cached(hall: str, window: str) -> bool:
-    return _cached(("window", hall, window), lambda: window_exists(hall, window))
+def _hall_window():
+    return select(Window.id).where(Window.hall_code == bindparam("hall"), Window.code == bindparam("window"))
 
 
-def tags_cached(codes: list[str]) -> dict[str, tuple[str, str]]:
+def _tag():
+    return select(Tag.label, Tag.applies_to).where(Tag.code == bindparam("code"))
+
+
+def hall_exists_cached(reads: PlainStatements, code: str) -> bool:
+    return _cached(("hall", code), lambda: bool(reads.rows("catalog.hall", _hall_code, {"hall": code})))
+
+
+def item_offered_cached(reads: PlainStatements, hall: str, item: str) -> bool:
+    return _cached(("item", hall, item),
+                   lambda: bool(reads.rows("catalog.hall_item", _hall_item, {"hall": hall, "item": item})))
+
+
+def window_exists_cached(reads: PlainStatements, hall: str, window: str) -> bool:
+    return _cached(("window", hall, window),
+                   lambda: bool(reads.rows("catalog.hall_window", _hall_window, {"hall": hall, "window": window})))
+
+
+def tags_cached(reads: PlainStatements, codes: list[str]) -> dict[str, tuple[str, str]]:
     """{code: (label, applies_to)} for the known codes among these."""
     def load(code):
-        tag = db.session.get(Tag, code)
-        return (tag.label, tag.applies_to) if tag is not None else None
+        rows = reads.rows("catalog.tag", _tag, {"code": code})
+        return rows[0] if rows else None
 
     found = {code: _cached(("tag", code), lambda code=code: load(code)) for code in codes}
     return {code: value for code, value in found.items() if value is not None}

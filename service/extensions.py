@@ -140,12 +140,16 @@ def _tune_sqlite(engine, busy_timeout_ms: int) -> None:
         if not _write_intent.get():
             conn.exec_driver_sql("BEGIN")
             return
-        dbapi_conn = conn.connection.dbapi_connection
+        begin_sqlite_write(conn.connection.dbapi_connection, conn.exec_driver_sql, busy_timeout_ms)
+
+
+def begin_sqlite_write(dbapi_conn, execute, busy_timeout_ms: int) -> None:
+    """BEGIN IMMEDIATE through `execute`, once this connection holds the writers' lock file (if it has one)."""
+    if isinstance(dbapi_conn, SQLiteConnection):
+        dbapi_conn.acquire_write_lock(busy_timeout_ms / 1000)
+    try:
+        execute("BEGIN IMMEDIATE")
+    except BaseException:
         if isinstance(dbapi_conn, SQLiteConnection):
-            dbapi_conn.acquire_write_lock(busy_timeout_ms / 1000)
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            if isinstance(dbapi_conn, SQLiteConnection):
-                dbapi_conn.release_write_lock()
-            raise
+            dbapi_conn.release_write_lock()
+        raise

@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, insert, select
@@ -10,6 +11,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from models import IdempotencyKey, db
 
 from .errors import BadRequest, Conflict
+from .sqlutil import PlainStatements
 from .timeutil import now
 
 MAX_KEY_LENGTH = 64
@@ -35,34 +37,41 @@ def request_hash(payload) -> str:
 
 
 _TABLE = IdempotencyKey.__table__
-_SELECT = select(_TABLE).where(_TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key"))
-_INSERT = insert(_TABLE)
 
 
-def lookup(scope: str, key: str, digest: str):
-    """The stored response for this key (a row with the idempotency_keys columns as attributes), or None; the same
-    key with another body is a conflict. Core on the session's connection: it runs on every keyed request."""
-    row = db.session.connection().execute(_SELECT, {"scope": scope, "key": key}).first()
-    if row is None:
+class Stored(NamedTuple):
+    """The first response to a key: its body (minus what can be derived again) and the record it created."""
+    response_body: str
+    resource_id: int | None
+
+
+def _select():
+    return select(_TABLE.c.request_hash, _TABLE.c.response_body, _TABLE.c.resource_id) \
+        .where(_TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key"))
+
+
+def lookup(statements: PlainStatements, scope: str, key: str, digest: str) -> Stored | None:
+    """The stored response for this key, or None; the same key with another body is a conflict."""
+    rows = statements.rows("idempotency.lookup", _select, {"scope": scope, "key": key})
+    if not rows:
         return None
-    if row.request_hash != digest:
+    request_hash, response_body, resource_id = rows[0]
+    if request_hash != digest:
         raise Conflict("该 Idempotency-Key 已用于另一个不同内容的请求，请为新请求生成新的键",
                        code="idempotency_key_reused")
-    return row
+    return Stored(response_body, resource_id)
 
 
-def remember(scope: str, key: str, digest: str, status: int, body: dict, resource_id: int | None) -> None:
-    """Writes the response in the caller's transaction, so the record and its key commit together.
-
-    A plain INSERT rather than an ORM add: no unit-of-work flush for a row nothing reads back. A key stored by a
-    concurrent request raises IntegrityError here (or at commit on SQLite), as the ORM flush did.
-    """
-    db.session.connection().execute(_INSERT, {
+def remember(statements: PlainStatements, scope: str, key: str, digest: str, status: int, body: dict,
+             resource_id: int | None) -> None:
+    """Writes the response in the caller's write transaction, so the record and its key commit together. A key
+    stored by a concurrent request raises IntegrityError here (or at commit)."""
+    statements.rows("idempotency.remember", lambda: insert(_TABLE), {
         "scope": scope, "key": key, "request_hash": digest, "status_code": status,
         "response_body": json.dumps(body, ensure_ascii=False), "resource_id": resource_id, "created_at": now()})
 
 
-def stored_body(row) -> dict:
+def stored_body(row: Stored) -> dict:
     return json.loads(row.response_body)
 
 

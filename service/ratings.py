@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Rating, RatingTag, db
@@ -11,9 +11,9 @@ from models import Rating, RatingTag, db
 from . import cases, catalog, idempotency, ratelimit
 from .auth import Principal
 from .errors import Conflict, NotFound, ValidationFailed
-from .extensions import writing
 from .pagination import keyset_page
 from .security import derive, encrypt, mask_name, mask_phone, same
+from .sqlutil import PlainStatements, plain_statements
 from .timeutil import end_of_day, iso, local_date, now, start_of_day
 from .vocab import TAG_APPLIES, is_bad, level_of
 
@@ -32,56 +32,70 @@ def receipt_for(rating_id: int) -> str:
 
 
 # ---- intake ------------------------------------------------------------------------------------------------
+# Every public rating takes this path, so it runs on plain statements (compiled once, on a pooled DBAPI connection)
+# rather than the Session: its reads come first, outside any write transaction, and the write transaction holds
+# SQLite's writer lock only for the statements that write (rate-limit counters, rating, tags, idempotency key).
 def submit(data: dict, *, client: Client, idempotency_key: str | None, raw_body) -> tuple[dict, bool]:
     """Store one rating. Returns (response body, replayed)."""
     key = idempotency.check_key(idempotency_key)
     digest = idempotency.request_hash(raw_body) if key else None
-    if key and (prior := idempotency.lookup(IDEMPOTENCY_SCOPE, key, digest)):
-        return _replay(prior), True
-
-    values, tag_codes = _build(data, client)
-    case_id = values["case_id"]
-    try:
-        # Core inserts on the session's connection (same transaction): the row is written as built, without the
-        # ORM unit of work and per-statement ORM bookkeeping on the path every rating takes.
-        # PostgreSQL reports a unique violation here, SQLite may wait until commit.
-        conn = db.session.connection()
-        rating_id = conn.execute(_INSERT_RATING, values).scalar_one()
-        if tag_codes:
-            conn.execute(_INSERT_TAG, [{"rating_id": rating_id, "tag_code": code} for code in tag_codes])
-        body = created_body_of(rating_id, values["score"], values["created_at"])
-        if key:
-            idempotency.remember(IDEMPOTENCY_SCOPE, key, digest, 201, body, rating_id)
-        db.session.commit()
-    except IntegrityError:
-        # A concurrent request won the race: either the same retry (replay it) or another rating of the case.
-        db.session.rollback()
-        if key and (prior := idempotency.lookup(IDEMPOTENCY_SCOPE, key, digest)):
+    with plain_statements() as sql:
+        if key and (prior := idempotency.lookup(sql, IDEMPOTENCY_SCOPE, key, digest)):
             return _replay(prior), True
-        if case_id is not None and _case_rated(case_id):
-            raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated") from None
-        raise
+        values, tag_codes = _build(sql, data)
+        case_id = values["case_id"]
+        try:
+            sql.begin_write()
+            if case_id is None:
+                # Ratings without a case (hall QR code, 综合点评) cannot be tied to a 办件, so they are rate-limited.
+                config = current_app.config
+                ratelimit.hit(sql, "rating", f"{client.ip}|{client.client_id or ''}", config["RATE_LIMIT_ANON_RATINGS"])
+                ratelimit.hit(sql, "rating-ip", client.ip, config["RATE_LIMIT_ANON_RATINGS_PER_IP"])
+            # PostgreSQL reports a unique violation here, SQLite may wait until commit.
+            ((rating_id,),) = sql.rows("ratings.insert", _insert_rating, values)
+            sql.run_many("ratings.insert_tags", _insert_tag,
+                         [{"rating_id": rating_id, "tag_code": code} for code in tag_codes])
+            body = created_body_of(rating_id, values["score"], values["created_at"])
+            if key:
+                idempotency.remember(sql, IDEMPOTENCY_SCOPE, key, digest, 201, body, rating_id)
+            sql.commit()
+        except IntegrityError:
+            # A concurrent request won the race: either the same retry (replay it) or another rating of the case.
+            sql.rollback()
+            if key and (prior := idempotency.lookup(sql, IDEMPOTENCY_SCOPE, key, digest)):
+                return _replay(prior), True
+            if case_id is not None and _case_rated(sql, case_id):
+                raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated") from None
+            raise
     return {**body, "receipt": receipt_for(rating_id)}, False
 
 
-_INSERT_RATING = insert(Rating.__table__).returning(Rating.__table__.c.id)
-_INSERT_TAG = insert(RatingTag.__table__)
+def _insert_rating():
+    return insert(Rating.__table__).returning(Rating.__table__.c.id)
 
 
-def _replay(row) -> dict:
+def _insert_tag():
+    return insert(RatingTag.__table__)
+
+
+def _replay(row: idempotency.Stored) -> dict:
     return {**idempotency.stored_body(row), "receipt": receipt_for(row.resource_id)}
 
 
-def _case_rated(case_id: int) -> bool:
-    return db.session.execute(select(Rating.id).where(Rating.case_id == case_id)).first() is not None
+def _rating_of_case():
+    return select(Rating.id).where(Rating.case_id == bindparam("case_id"))
 
 
-def _build(data: dict, client: Client) -> tuple[dict, list[str]]:
-    """Validate and rate-limit; returns the ratings row to insert and its tag codes."""
+def _case_rated(reads: PlainStatements, case_id: int) -> bool:
+    return bool(reads.rows("ratings.of_case", _rating_of_case, {"case_id": case_id}))
+
+
+def _build(reads: PlainStatements, data: dict) -> tuple[dict, list[str]]:
+    """Validate; returns the ratings row to insert and its tag codes."""
     errors: dict[str, list[str]] = {}
     token = data.get("rating_token")
     if token:
-        case = cases.find_by_token(token)
+        case = cases.find_by_token(reads, token)
         if case is None:
             raise ValidationFailed({"rating_token": ["评价码无效，请扫描办件回执上的二维码重新评价"]},
                                    code="invalid_rating_token")
@@ -95,18 +109,18 @@ def _build(data: dict, client: Client) -> tuple[dict, list[str]]:
         hall, item, window, staff_no = data.get("hall"), data.get("item"), data.get("window"), data.get("staff_no")
         if not hall:
             errors["hall"] = ["请提供评价码（rating_token）或所评价的大厅编码（hall）"]
-        elif not catalog.hall_exists_cached(hall):
+        elif not catalog.hall_exists_cached(reads, hall):
             errors["hall"] = [f"未知的大厅编码：{hall}"]
         else:
-            if item and not catalog.item_offered_cached(hall, item):
+            if item and not catalog.item_offered_cached(reads, hall, item):
                 errors["item"] = [f"该大厅未提供此事项：{item}"]
-            if window and not catalog.window_exists_cached(hall, window):
+            if window and not catalog.window_exists_cached(reads, hall, window):
                 errors["window"] = [f"该大厅没有此窗口：{window}"]
 
     score = data["score"]
     tag_codes = list(dict.fromkeys(data.get("tags") or []))
     if tag_codes:
-        tag_errors = _check_tags(tag_codes, score)
+        tag_errors = _check_tags(reads, tag_codes, score)
         if tag_errors:
             errors["tags"] = tag_errors
     anonymous = data.get("anonymous", True)
@@ -116,15 +130,11 @@ def _build(data: dict, client: Client) -> tuple[dict, list[str]]:
         raise ValidationFailed(errors)
 
     if case is not None:
-        if _case_rated(case.id):
+        if _case_rated(reads, case.id):
             raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated")
         if case.rate_before <= now():
             days = current_app.config["RATING_WINDOW_DAYS"]
             raise Conflict(f"该办件的评价期已结束（办结后 {days} 日内可评价）", code="rating_window_closed")
-    else:
-        # Ratings without a case (hall QR code, 综合点评) cannot be tied to a 办件, so they are rate-limited.
-        ratelimit.hit("rating", f"{client.ip}|{client.client_id or ''}", current_app.config["RATE_LIMIT_ANON_RATINGS"])
-        ratelimit.hit("rating-ip", client.ip, current_app.config["RATE_LIMIT_ANON_RATINGS_PER_IP"])
 
     created = now()
     name, phone = data.get("name"), data.get("phone")
@@ -136,8 +146,8 @@ def _build(data: dict, client: Client) -> tuple[dict, list[str]]:
     ), tag_codes
 
 
-def _check_tags(codes: list[str], score: int) -> list[str]:
-    tags = catalog.tags_cached(codes)
+def _check_tags(reads: PlainStatements, codes: list[str], score: int) -> list[str]:
+    tags = catalog.tags_cached(reads, codes)
     problems = []
     unknown = [c for c in codes if c not in tags]
     if unknown:
@@ -181,9 +191,10 @@ def rectification_of(rating: Rating) -> dict | None:
 
 def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> dict:
     # Counted in its own committed transaction, so that failed guesses count too.
-    with writing():
-        ratelimit.hit("receipt", client.ip, current_app.config["RATE_LIMIT_RECEIPT_READS"])
-        db.session.commit()
+    with plain_statements() as sql:
+        sql.begin_write()
+        ratelimit.hit(sql, "receipt", client.ip, current_app.config["RATE_LIMIT_RECEIPT_READS"])
+        sql.commit()
     rating = db.session.get(Rating, rating_id)
     # A wrong receipt looks exactly like an unknown id.
     if rating is None or not same(receipt_for(rating_id), receipt or ""):

@@ -13,7 +13,7 @@ from .auth import Principal, accepted_principal
 from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from .pagination import decode_cursor, encode_cursor
 from .security import same
-from .sqlutil import insert, plain_reads
+from .sqlutil import insert, plain_statements
 from .timeutil import local_date, now
 
 STATUSES = {
@@ -256,7 +256,7 @@ def current_etag_if_matches(token: str | None, role: str, filters: dict, *, curs
         decode_cursor(cursor)
     except BadRequest:
         return None
-    with plain_reads() as reads:
+    with plain_statements() as reads:
         principal = accepted_principal(reads, token, current_app.config["AUTH_CACHE_SECONDS"])
         if principal is None or not principal.at_least(role):
             return None

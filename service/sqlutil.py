@@ -1,9 +1,16 @@
 """Dialect-aware SQL helpers, so set-based statements read the same on SQLite and PostgreSQL."""
+import logging
+from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from models import db
+
+from .extensions import begin_sqlite_write
 
 
 def insert(table):
@@ -34,45 +41,134 @@ def month_of(date_column):
     return func.strftime("%Y-%m", date_column)
 
 
-# ---- plain reads -------------------------------------------------------------------------------------------
-# A hot read-only path (the supervisors' 304) spends more time in the Session and Core execution machinery than in
-# the database: these reads compile a Core statement once per dialect and run it on a pooled DBAPI connection.
-# Only for reads whose columns need no type processing (strings, integers, booleans).
-_compiled: dict = {}
+# ---- plain statements -------------------------------------------------------------------------------------
+# Hot paths (the supervisors' 304, the public rating intake) spent more time in the Session and Core execution
+# machinery than in the database: these statements are compiled once per dialect from Core and run on a pooled
+# DBAPI connection, with the columns' own type conversions applied to parameters and results.
+@dataclass(frozen=True)
+class _Plain:
+    sql: str
+    order: tuple[str, ...] | None  # parameter names in placeholder order, or None for a named paramstyle
+    defaults: dict  # values the statement binds itself (literals such as the 1 of "count + 1")
+    binds: tuple[tuple[str, Callable], ...]  # (name, conversion) of the parameters whose type converts values
+    results: tuple[Callable | None, ...] | None  # per returned column; None when no column needs converting
 
 
-def _driver_sql(key, build, dialect) -> tuple[str, list[str] | None]:
+_compiled: dict[tuple, _Plain] = {}
+_sql_log = logging.getLogger("sqlalchemy.engine.Engine")
+
+
+def _plain(key, build, dialect, names) -> _Plain:
     found = _compiled.get((key, dialect.name))
     if found is None:
-        compiled = build().compile(dialect=dialect)
-        found = (compiled.string, list(compiled.positiontup) if compiled.positional else None)
+        stmt = build()
+        compiled = stmt.compile(dialect=dialect, column_keys=list(names))
+        binds = tuple((name, convert) for name, bind in compiled.binds.items()
+                      if (convert := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None)
+        results = None
+        if getattr(stmt, "exported_columns", None):
+            converts = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in stmt.exported_columns)
+            results = converts if any(converts) else None
+        defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
+        found = _Plain(compiled.string, tuple(compiled.positiontup) if compiled.positional else None, defaults,
+                       binds, results)
         _compiled[(key, dialect.name)] = found
     return found
 
 
-class PlainReads:
-    """Statements on one pooled DBAPI connection; no Session, no ORM objects, no transaction of ours to end (the
-    pool rolls back on return)."""
+def _arguments(plain: _Plain, params: dict):
+    if plain.defaults:
+        params = {**plain.defaults, **params}
+    if plain.binds:
+        params = dict(params)
+        for name, convert in plain.binds:
+            if name in params:
+                params[name] = convert(params[name])
+    return tuple(params[name] for name in plain.order) if plain.order is not None else params
+
+
+class PlainStatements:
+    """Core statements run on one pooled DBAPI connection; no Session, no ORM objects. A statement is named by a
+    key and built (then compiled) once per dialect; every later use with that key must bind the same names.
+
+    Reads need no transaction of their own (the pool rolls back the connection when it is returned). A write is
+    `begin_write()`, statements, `commit()`; a database constraint violation raises sqlalchemy's IntegrityError,
+    as the Session would, and leaves the transaction to roll back."""
 
     def __init__(self, connection, dialect):
         self._connection, self._dialect = connection, dialect
+        self._writing = False
 
     def rows(self, key, build, params: dict) -> list[tuple]:
-        """Rows of the statement `build()` (compiled once per key and dialect) with these bound parameters."""
-        sql, order = _driver_sql(key, build, self._dialect)
+        """Rows of the statement `build()` with these bound parameters (none for a statement returning nothing)."""
+        plain = _plain(key, build, self._dialect, params)
         cursor = self._connection.cursor()
         try:
-            cursor.execute(sql, tuple(params[name] for name in order) if order is not None else params)
-            return [tuple(row) for row in cursor.fetchall()]
+            self._run(cursor.execute, plain, _arguments(plain, params))
+            if cursor.description is None:
+                return []
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+        if plain.results is None:
+            return [tuple(row) for row in rows]
+        return [tuple(value if convert is None else convert(value)
+                      for convert, value in zip(plain.results, row, strict=True)) for row in rows]
+
+    def run_many(self, key, build, params: list[dict]) -> None:
+        """The statement once per set of parameters (executemany); nothing returned."""
+        if not params:
+            return
+        plain = _plain(key, build, self._dialect, params[0])
+        cursor = self._connection.cursor()
+        try:
+            self._run(cursor.executemany, plain, [_arguments(plain, p) for p in params])
         finally:
             cursor.close()
 
+    def _run(self, execute, plain: _Plain, arguments) -> None:
+        if _sql_log.isEnabledFor(logging.INFO):  # logged like the engine's own statements (SQLALCHEMY_ECHO)
+            _sql_log.info("[plain] %s", plain.sql)
+            _sql_log.info("[plain] %r", arguments)
+        try:
+            execute(plain.sql, arguments)
+        except self._dialect.loaded_dbapi.IntegrityError as error:
+            raise IntegrityError(plain.sql, None, error) from error
+
+    def begin_write(self) -> None:
+        """Start the write transaction. On SQLite: BEGIN IMMEDIATE, queued on the writers' lock file as the Session's
+        write transactions are; on PostgreSQL the transaction that the reads began simply goes on."""
+        if self._dialect.name == "sqlite":
+            dbapi_connection = self._connection.dbapi_connection
+            begin_sqlite_write(dbapi_connection, dbapi_connection.execute, current_app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        self._writing = True
+
+    def commit(self) -> None:
+        try:
+            self._connection.commit()
+        except self._dialect.loaded_dbapi.IntegrityError as error:  # a deferred constraint
+            raise IntegrityError("COMMIT", None, error) from error
+        finally:
+            self._writing = False
+
+    def rollback(self) -> None:
+        self._writing = False
+        self._connection.rollback()
+
 
 @contextmanager
-def plain_reads():
+def plain_statements():
+    """A PlainStatements on a pooled DBAPI connection; rolled back if the block fails (or left without a commit)."""
     engine = db.engine
     connection = engine.raw_connection()
+    statements = PlainStatements(connection, engine.dialect)
     try:
-        yield PlainReads(connection, engine.dialect)
+        yield statements
+    except BaseException:
+        statements.rollback()
+        raise
     finally:
+        if statements._writing:
+            statements.rollback()
         connection.close()  # back to the pool, which resets (rolls back) it
+
