@@ -5,6 +5,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from service.errors import BadRequest, ValidationFailed
 from service.extensions import declare_write_intent, end_unit_of_work
 
+from .errors import validation_problem
+
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -18,20 +20,36 @@ def body_limit(config_key: str):
     return decorator
 
 
-def _limit_for_request() -> int:
+def _handler():
+    """The MethodView method that will answer this request (None for a 404/405)."""
     view = current_app.view_functions.get(request.endpoint)
-    handler = getattr(getattr(view, "view_class", None), request.method.lower(), None)
-    key = getattr(handler, "_body_limit", None)
+    return getattr(getattr(view, "view_class", None), request.method.lower(), None)
+
+
+def _limit_for_request() -> int:
+    key = getattr(_handler(), "_body_limit", None)
     return current_app.config[key if key else "MAX_CONTENT_LENGTH"]
 
 
-def _has_nul(value) -> bool:
+def _reject_query_of_queryless_route() -> None:
+    """A route without a query schema refuses every query parameter, as the schemas refuse unknown ones (webargs
+    would not look at the query string of such a route at all)."""
+    handler = _handler()
+    if handler is None:
+        return
+    parameters = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    if not any(p.get("in") == "query" for p in parameters):
+        errors, detail = validation_problem({name: ["Unknown field."] for name in request.args})
+        raise ValidationFailed(errors, detail=detail)
+
+
+def has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False
 
 
@@ -41,8 +59,10 @@ def _reject_nul():
 
 
 def check_body():
-    if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
-        _reject_nul()
+    if request.args:
+        if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+            _reject_nul()
+        _reject_query_of_queryless_route()
     if request.method not in WRITE_METHODS:
         return
     declare_write_intent(True)
@@ -58,7 +78,7 @@ def check_body():
     body = request.get_json(silent=True)
     if body is None:
         raise BadRequest("请求体不是有效的 JSON（须为 UTF-8 编码）", code="malformed_json")
-    if _has_nul(body):
+    if has_nul(body):
         _reject_nul()
 
 

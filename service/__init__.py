@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    install_proxy_fix(app)
     return app
 
 
@@ -37,10 +38,15 @@ def configure_logging(app: Flask) -> None:
     logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
 
 
-def register_extensions(app: Flask) -> None:
+def install_proxy_fix(app: Flask) -> None:
+    """Outermost, so that the fast paths in front of Flask (api.rectification, api.ratings) see the client's
+    address as Flask does."""
     if app.config["TRUST_PROXY_HOPS"]:
         hops = app.config["TRUST_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+
+def register_extensions(app: Flask) -> None:
     if app.config["CORS_ORIGINS"]:
         from flask_cors import CORS
 

@@ -94,3 +94,9 @@ def test_unknown_query_parameters_are_refused(client, tokens):
     assert body["errors"] == {"hal": ["不支持的字段"]}
     assert_problem(client.get(f"{API}/rectifications", query_string={"stauts": "open"}, headers=tokens["staff"]),
                    422)
+    # Routes without any query parameter refuse them all, writes included, and store nothing.
+    body = assert_problem(client.get(f"{API}/halls", query_string={"level": "street"}), 422)
+    assert body["errors"] == {"level": ["不支持的字段"]}
+    rating = {"hall": "HZ-XC", "score": 5, "channel": "web"}
+    assert_problem(client.post(f"{API}/ratings", query_string={"hall": "HZ-XC"}, json=rating), 422)
+    assert client.get(f"{API}/ratings", headers=tokens["staff"]).get_json()["items"] == []
