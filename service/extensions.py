@@ -1,6 +1,9 @@
 """Extension objects and database engine tuning (SQLite pragmas, write transactions)."""
 import fcntl
+import logging
+import os
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,7 +54,7 @@ def init_db(app) -> None:
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":
-            _tune_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            _tune_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_CHECKPOINT_MS"])
 
 
 def _migrations_dir() -> str:
@@ -117,10 +120,11 @@ class SQLiteConnection(sqlite3.Connection):
                 self.write_lock = None
 
 
-def _tune_sqlite(engine, busy_timeout_ms: int) -> None:
+def _tune_sqlite(engine, busy_timeout_ms: int, checkpoint_ms: int) -> None:
     database = engine.url.database
-    lock_path = f"{database}-writelock" if database and database != ":memory:" and \
-        not database.startswith("file:") else None
+    on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
+    lock_path = f"{database}-writelock" if on_disk else None
+    checkpoint_ms = checkpoint_ms if on_disk else 0
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn, _record):
@@ -133,6 +137,11 @@ def _tune_sqlite(engine, busy_timeout_ms: int) -> None:
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.execute("PRAGMA foreign_keys = ON")
+        if checkpoint_ms > 0:
+            # The WAL is copied back into the database by this process's checkpoint thread, not by whichever commit
+            # crosses SQLite's 1000-page mark (while it still holds the writers' lock).
+            cur.execute("PRAGMA wal_autocheckpoint = 0")
+            ensure_checkpoint_thread(database, checkpoint_ms)
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -153,3 +162,55 @@ def begin_sqlite_write(dbapi_conn, execute, busy_timeout_ms: int) -> None:
         if isinstance(dbapi_conn, SQLiteConnection):
             dbapi_conn.release_write_lock()
         raise
+
+
+# ---- WAL checkpoints off the request path -------------------------------------------------------------------
+# By default SQLite checkpoints inside the COMMIT that takes the WAL past 1000 pages: that request then copies the
+# pages into the database and fsyncs, with the writers' lock file still held, so every other writer waits too
+# (the tail of the intake's latency). With SQLITE_CHECKPOINT_MS > 0 each process that opens the database runs one
+# daemon thread that checkpoints (PASSIVE: it never waits for, nor blocks, readers and writers) that often, on
+# its own connection and without the GIL while SQLite works.
+_checkpointers: dict[str, tuple[int, threading.Thread]] = {}
+_checkpointers_lock = threading.Lock()
+_log = logging.getLogger(__name__)
+
+
+def ensure_checkpoint_thread(database: str, interval_ms: int) -> None:
+    with _checkpointers_lock:
+        found = _checkpointers.get(database)
+        if found is not None and found[0] == os.getpid() and found[1].is_alive():
+            return  # (a thread of the parent does not survive a fork: a gunicorn worker starts its own)
+        thread = threading.Thread(target=_checkpoint_loop, args=(database, interval_ms / 1000),
+                                  name="sqlite-wal-checkpoint", daemon=True)
+        thread.start()
+        _checkpointers[database] = (os.getpid(), thread)
+
+
+def _checkpoint_loop(database: str, interval_s: float) -> None:
+    connection = None
+    while True:
+        time.sleep(interval_s)
+        try:
+            if connection is None:
+                connection = SQLiteConnection(database, isolation_level=None, check_same_thread=False)
+                connection.write_lock = open(f"{database}-writelock", "a+b")  # noqa: SIM115 - closed with it
+            _checkpoint(connection)
+        except Exception:  # noqa: BLE001 - the loop must outlive a locked or vanished file; it tries again
+            _log.debug("WAL checkpoint of %s failed; retrying", database, exc_info=True)
+            if connection is not None:
+                connection.close()
+                connection = None
+
+
+def _checkpoint(connection: "SQLiteConnection") -> None:
+    """Copy the WAL into the database while writers go on (PASSIVE), then copy the few frames they added meanwhile
+    in the writers' queue, so that the WAL is complete in the database and the next writer starts it afresh.
+    (Under steady writes PASSIVE alone never catches up, and the WAL would grow without end.)"""
+    _busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    if frames <= 0:
+        return
+    connection.acquire_write_lock(1.0)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        connection.release_write_lock()

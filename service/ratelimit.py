@@ -10,24 +10,33 @@ from .errors import RateLimited
 from .sqlutil import PlainStatements, insert
 
 
-def _upsert():
+def _upsert(count: int):
+    """One statement counting `count` buckets at once: (key, count after this event) per bucket."""
     table = RateLimitCounter.__table__
-    stmt = insert(table).values(key=bindparam("key"), window_start=bindparam("window"), count=1)
+    stmt = insert(table).values([{"key": bindparam(f"key{i}"), "window_start": bindparam(f"window{i}"), "count": 1}
+                                 for i in range(count)])
     return stmt.on_conflict_do_update(index_elements=["key", "window_start"],
-                                      set_={"count": table.c.count + 1}).returning(table.c.count)
+                                      set_={"count": table.c.count + 1}).returning(table.c.key, table.c.count)
 
 
-def hit(statements: PlainStatements, bucket: str, identity: str, limit: tuple[int, int]) -> None:
-    """Count one event for identity in its current window, in the caller's write transaction; raise 429 past the
-    limit (COUNT 0 = no limit). The caller rolls back on the 429, so refused attempts are not counted."""
-    count_max, period = limit
-    if count_max <= 0:
-        return
+def hit(statements: PlainStatements, *limits: tuple[str, str, tuple[int, int]]) -> None:
+    """Count one event in each (bucket, identity, (COUNT, SECONDS)) for its current window, in the caller's write
+    transaction; raise 429 past the first limit exceeded (COUNT 0 = no limit). The caller rolls back on the 429,
+    so refused attempts are not counted."""
     now_s = int(time.time())
-    window = now_s - now_s % period
-    # Hashed so that client addresses are not kept in the clear.
-    key = hashlib.sha256(f"{bucket}|{identity}".encode()).hexdigest()
-    ((count,),) = statements.rows("ratelimit.hit", _upsert, {"key": key, "window": window})
-    if count > count_max:
-        retry = window + period - now_s
-        raise RateLimited(f"提交过于频繁，请在 {retry} 秒后再试", headers={"Retry-After": str(retry)})
+    counted = []
+    for bucket, identity, (count_max, period) in limits:
+        if count_max > 0:
+            # Hashed so that client addresses are not kept in the clear.
+            key = hashlib.sha256(f"{bucket}|{identity}".encode()).hexdigest()
+            counted.append((key, now_s - now_s % period, count_max, period))
+    if not counted:
+        return
+    params = {}
+    for i, (key, window, _, _) in enumerate(counted):
+        params[f"key{i}"], params[f"window{i}"] = key, window
+    counts = dict(statements.rows(("ratelimit.hit", len(counted)), lambda: _upsert(len(counted)), params))
+    for key, window, count_max, period in counted:
+        if counts[key] > count_max:
+            retry = window + period - now_s
+            raise RateLimited(f"提交过于频繁，请在 {retry} 秒后再试", headers={"Retry-After": str(retry)})

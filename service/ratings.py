@@ -10,7 +10,7 @@ from models import Rating, RatingTag, db
 
 from . import cases, catalog, idempotency, ratelimit
 from .auth import Principal
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .pagination import keyset_page
 from .security import derive, encrypt, mask_name, mask_phone, same
 from .sqlutil import PlainStatements, plain_statements
@@ -36,38 +36,46 @@ def receipt_for(rating_id: int) -> str:
 # rather than the Session: its reads come first, outside any write transaction, and the write transaction holds
 # SQLite's writer lock only for the statements that write (rate-limit counters, rating, tags, idempotency key).
 def submit(data: dict, *, client: Client, idempotency_key: str | None, raw_body) -> tuple[dict, bool]:
-    """Store one rating. Returns (response body, replayed)."""
+    """Store one rating. Returns (response body, replayed).
+
+    A retry under the same Idempotency-Key is looked for only when the rating is refused: by the key's own unique
+    constraint (the first attempt was stored), by the case's (another rating won), or by any other refusal (409,
+    429, a 422 after a catalog change). A stored first response then wins, and the same key with another body is
+    409 `idempotency_key_reused`, as before. So a first attempt, nearly every request, costs no lookup."""
     key = idempotency.check_key(idempotency_key)
     digest = idempotency.request_hash(raw_body) if key else None
     with plain_statements() as sql:
-        if key and (prior := idempotency.lookup(sql, IDEMPOTENCY_SCOPE, key, digest)):
-            return _replay(prior), True
-        values, tag_codes = _build(sql, data)
-        case_id = values["case_id"]
+        case_id = None
         try:
-            sql.begin_write()
-            if case_id is None:
-                # Ratings without a case (hall QR code, 综合点评) cannot be tied to a 办件, so they are rate-limited.
-                config = current_app.config
-                ratelimit.hit(sql, "rating", f"{client.ip}|{client.client_id or ''}", config["RATE_LIMIT_ANON_RATINGS"])
-                ratelimit.hit(sql, "rating-ip", client.ip, config["RATE_LIMIT_ANON_RATINGS_PER_IP"])
-            # PostgreSQL reports a unique violation here, SQLite may wait until commit.
-            ((rating_id,),) = sql.rows("ratings.insert", _insert_rating, values)
-            sql.run_many("ratings.insert_tags", _insert_tag,
-                         [{"rating_id": rating_id, "tag_code": code} for code in tag_codes])
-            body = created_body_of(rating_id, values["score"], values["created_at"])
-            if key:
-                idempotency.remember(sql, IDEMPOTENCY_SCOPE, key, digest, 201, body, rating_id)
-            sql.commit()
-        except IntegrityError:
-            # A concurrent request won the race: either the same retry (replay it) or another rating of the case.
+            values, tag_codes = _build(sql, data)
+            case_id = values["case_id"]
+            body, rating_id = _store(sql, values, tag_codes, client, key, digest)
+        except (ServiceError, IntegrityError):
             sql.rollback()
             if key and (prior := idempotency.lookup(sql, IDEMPOTENCY_SCOPE, key, digest)):
                 return _replay(prior), True
-            if case_id is not None and _case_rated(sql, case_id):
+            if case_id is not None and _case_rated(sql, case_id):  # a concurrent rating of the case won
                 raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated") from None
             raise
     return {**body, "receipt": receipt_for(rating_id)}, False
+
+
+def _store(sql: PlainStatements, values: dict, tag_codes: list[str], client: Client, key: str | None,
+           digest: str | None) -> tuple[dict, int]:
+    """The write transaction of one rating: (the response body without its receipt, rating id)."""
+    sql.begin_write()
+    if values["case_id"] is None:
+        # Ratings without a case (hall QR code, 综合点评) cannot be tied to a 办件, so they are rate-limited.
+        config = current_app.config
+        ratelimit.hit(sql, ("rating", f"{client.ip}|{client.client_id or ''}", config["RATE_LIMIT_ANON_RATINGS"]),
+                      ("rating-ip", client.ip, config["RATE_LIMIT_ANON_RATINGS_PER_IP"]))
+    ((rating_id,),) = sql.rows("ratings.insert", _insert_rating, values)
+    sql.run_many("ratings.insert_tags", _insert_tag, [{"rating_id": rating_id, "tag_code": code} for code in tag_codes])
+    body = created_body_of(rating_id, values["score"], values["created_at"])
+    if key:
+        idempotency.remember(sql, IDEMPOTENCY_SCOPE, key, digest, 201, body, rating_id)
+    sql.commit()
+    return body, rating_id
 
 
 def _insert_rating():
@@ -193,7 +201,7 @@ def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> dict:
     # Counted in its own committed transaction, so that failed guesses count too.
     with plain_statements() as sql:
         sql.begin_write()
-        ratelimit.hit(sql, "receipt", client.ip, current_app.config["RATE_LIMIT_RECEIPT_READS"])
+        ratelimit.hit(sql, ("receipt", client.ip, current_app.config["RATE_LIMIT_RECEIPT_READS"]))
         sql.commit()
     rating = db.session.get(Rating, rating_id)
     # A wrong receipt looks exactly like an unknown id.

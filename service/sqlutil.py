@@ -48,10 +48,18 @@ def month_of(date_column):
 @dataclass(frozen=True)
 class _Plain:
     sql: str
-    order: tuple[str, ...] | None  # parameter names in placeholder order, or None for a named paramstyle
-    defaults: dict  # values the statement binds itself (literals such as the 1 of "count + 1")
-    binds: tuple[tuple[str, Callable], ...]  # (name, conversion) of the parameters whose type converts values
+    names: tuple[str, ...] | None  # None for a positional paramstyle (SQLite); else the names of the slots
+    # One per placeholder (positional) or per name: (name, required, default, conversion of the column's type).
+    # A default is a value the statement binds itself, e.g. the 1 of "count + 1".
+    slots: tuple[tuple[str, bool, object, Callable | None], ...]
     results: tuple[Callable | None, ...] | None  # per returned column; None when no column needs converting
+
+    def arguments(self, params: dict):
+        values = []
+        for name, required, default, convert in self.slots:
+            value = params[name] if required else params.get(name, default)
+            values.append(value if convert is None else convert(value))
+        return tuple(values) if self.names is None else dict(zip(self.names, values, strict=True))
 
 
 _compiled: dict[tuple, _Plain] = {}
@@ -63,28 +71,19 @@ def _plain(key, build, dialect, names) -> _Plain:
     if found is None:
         stmt = build()
         compiled = stmt.compile(dialect=dialect, column_keys=list(names))
-        binds = tuple((name, convert) for name, bind in compiled.binds.items()
-                      if (convert := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None)
+        order = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
+        slots = []
+        for name in order:
+            bind = compiled.binds[name]
+            slots.append((name, bind.required, None if bind.required else bind.effective_value,
+                          bind.type.dialect_impl(dialect).bind_processor(dialect)))
         results = None
         if getattr(stmt, "exported_columns", None):
             converts = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in stmt.exported_columns)
             results = converts if any(converts) else None
-        defaults = {name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required}
-        found = _Plain(compiled.string, tuple(compiled.positiontup) if compiled.positional else None, defaults,
-                       binds, results)
+        found = _Plain(compiled.string, None if compiled.positional else order, tuple(slots), results)
         _compiled[(key, dialect.name)] = found
     return found
-
-
-def _arguments(plain: _Plain, params: dict):
-    if plain.defaults:
-        params = {**plain.defaults, **params}
-    if plain.binds:
-        params = dict(params)
-        for name, convert in plain.binds:
-            if name in params:
-                params[name] = convert(params[name])
-    return tuple(params[name] for name in plain.order) if plain.order is not None else params
 
 
 class PlainStatements:
@@ -97,19 +96,27 @@ class PlainStatements:
 
     def __init__(self, connection, dialect):
         self._connection, self._dialect = connection, dialect
+        self._cursor = None
         self._writing = False
+
+    def _cursor_(self):
+        if self._cursor is None:
+            self._cursor = self._connection.cursor()  # one for all the statements: they never overlap
+        return self._cursor
+
+    def close(self) -> None:
+        if self._cursor is not None:
+            self._cursor.close()
+            self._cursor = None
 
     def rows(self, key, build, params: dict) -> list[tuple]:
         """Rows of the statement `build()` with these bound parameters (none for a statement returning nothing)."""
         plain = _plain(key, build, self._dialect, params)
-        cursor = self._connection.cursor()
-        try:
-            self._run(cursor.execute, plain, _arguments(plain, params))
-            if cursor.description is None:
-                return []
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+        cursor = self._cursor_()
+        self._run(cursor.execute, plain, plain.arguments(params))
+        if cursor.description is None:
+            return []
+        rows = cursor.fetchall()
         if plain.results is None:
             return [tuple(row) for row in rows]
         return [tuple(value if convert is None else convert(value)
@@ -120,11 +127,7 @@ class PlainStatements:
         if not params:
             return
         plain = _plain(key, build, self._dialect, params[0])
-        cursor = self._connection.cursor()
-        try:
-            self._run(cursor.executemany, plain, [_arguments(plain, p) for p in params])
-        finally:
-            cursor.close()
+        self._run(self._cursor_().executemany, plain, [plain.arguments(p) for p in params])
 
     def _run(self, execute, plain: _Plain, arguments) -> None:
         if _sql_log.isEnabledFor(logging.INFO):  # logged like the engine's own statements (SQLALCHEMY_ECHO)
@@ -170,5 +173,6 @@ def plain_statements():
     finally:
         if statements._writing:
             statements.rollback()
+        statements.close()
         connection.close()  # back to the pool, which resets (rolls back) it
 

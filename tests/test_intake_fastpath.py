@@ -77,6 +77,9 @@ def test_a_good_rating_is_answered_before_flask_exactly_as_flask_would(pair):
     assert first.status_code == 201 and "Idempotent-Replayed" not in first.headers
     assert first.headers["X-Content-Type-Options"] == "nosniff" and "Cache-Control" not in first.headers
     assert _both(pair, expect_fast=True, json={**GOOD, "tags": []}).status_code == 201  # without a key
+    # A bearer token is not needed here, but a response to a request carrying one is private, on both paths.
+    carried = _both(pair, expect_fast=True, json=GOOD, headers={"Authorization": "Bearer not-needed"})
+    assert carried.headers["Cache-Control"] == "private, no-store"
     named = {"hall": "HZ-XC", "score": 1, "channel": "qrcode", "anonymous": False, "name": "张三",
              "phone": "13812345678", "tags": ["QUEUE"]}
     assert _both(pair, expect_fast=True, json=named, headers={"X-Client-Id": "tablet-7"}).status_code == 201
