@@ -39,7 +39,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL") or f"sqlite:///{Path(instance) / 'feedback.db'}",
         "SQLITE_BUSY_TIMEOUT_MS": _env_int("SQLITE_BUSY_TIMEOUT_MS", 10000),
         # How often each process's thread checkpoints the SQLite WAL (0: SQLite's own autocheckpoint at commit).
-        "SQLITE_CHECKPOINT_MS": _env_int("SQLITE_CHECKPOINT_MS", 200),
+        "SQLITE_CHECKPOINT_MS": _env_int("SQLITE_CHECKPOINT_MS", 250),
         "MAX_CONTENT_LENGTH": _env_int("MAX_BODY_BYTES", 64 * 1024),
         # A tablet's offline backlog arrives in one batch, far larger than any single record.
         "SYNC_MAX_BODY_BYTES": _env_int("SYNC_MAX_BODY_BYTES", 4 * 1024 * 1024),

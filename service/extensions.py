@@ -101,6 +101,13 @@ class SQLiteConnection(sqlite3.Connection):
                 if waited > _POLL_SHORT_FOR:
                     pause = min(pause * 2, _POLL_LONG)
 
+    def wait_for_write_lock(self) -> None:
+        """Block until this connection holds the writers' lock: for a background thread, which may wait as long as
+        it takes, and would rarely catch the lock free between two requests' transactions by polling."""
+        if self.write_lock is not None and not self.holds_write_lock:
+            fcntl.flock(self.write_lock.fileno(), fcntl.LOCK_EX)
+            self.holds_write_lock = True
+
     def release_write_lock(self) -> None:
         if self.holds_write_lock:
             self.holds_write_lock = False
@@ -211,14 +218,23 @@ def _checkpoint_loop(database: str, interval_s: float) -> None:
 
 
 def _checkpoint(connection: "SQLiteConnection") -> None:
-    """Copy the WAL into the database while writers go on (PASSIVE), then copy the few frames they added meanwhile
-    in the writers' queue, so that the WAL is complete in the database and the next writer starts it afresh.
-    (Under steady writes PASSIVE alone never catches up, and the WAL would grow without end.)"""
-    _busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    if frames <= 0:
-        return
-    connection.acquire_write_lock(1.0)
+    """Copy the WAL into the database while writers go on (PASSIVE, again while a pass still found much to copy),
+    then copy the few frames they added meanwhile inside the writers' queue, so that the WAL is complete in the
+    database and the next writer starts it afresh. (Under steady writes PASSIVE alone never catches up, and the
+    WAL would grow without end; the last pass is kept short because writers wait for it.)"""
+    copied_before = 0
+    for _ in range(_CHECKPOINT_PASSES):
+        _busy, frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if frames <= 0:
+            return
+        if copied - copied_before < _CHECKPOINT_FEW_FRAMES:
+            break
+        copied_before = copied
+    connection.wait_for_write_lock()
     try:
         connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     finally:
         connection.release_write_lock()
+
+
+_CHECKPOINT_PASSES, _CHECKPOINT_FEW_FRAMES = 4, 64

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.ratings import IntakeFastPath
-from models import IdempotencyKey, Rating, RateLimitCounter, db
+from models import IdempotencyKey, RateLimitCounter, Rating, db
 from tests.helpers import API, register_case
 
 URL = f"{API}/ratings"

@@ -4,9 +4,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text
 
-from models import IdempotencyKey, Rating, db
+from models import HallItem, IdempotencyKey, Rating, db
 from tests.helpers import API, assert_problem, register_case
 
 LEVELS = {5: ("very_satisfied", "非常满意"), 4: ("satisfied", "满意"), 3: ("basically_satisfied", "基本满意"),
@@ -134,6 +134,35 @@ def test_idempotency_key_replays_the_first_response(client, demo):
     assert rating_count() == 1
     stored = db.session.execute(select(IdempotencyKey.response_body)).scalar_one()
     assert first.get_json()["receipt"] not in stored  # the receipt is derived again, never kept
+
+
+def test_a_retry_gets_the_first_response_whatever_would_refuse_it_now(app_factory, tokens):
+    """A retry is looked up only when the rating is refused: a case rated since, an exhausted rate limit and a
+    catalog change all leave the stored first response to answer."""
+    app = app_factory(RATE_LIMIT_ANON_RATINGS=(1, 600))
+    client = app.test_client()
+    case = register_case(client, tokens["staff"])
+    by_case = {"rating_token": case["rating_token"], "score": 2, "channel": "miniprogram", "tags": ["QUEUE"]}
+    first = client.post(f"{API}/ratings", json=by_case, headers={"Idempotency-Key": "case-retry"})
+    by_hall = {"hall": "HZ-XC", "item": "SB-001", "score": 5, "channel": "qrcode"}
+    hall_first = client.post(f"{API}/ratings", json=by_hall, headers={"Idempotency-Key": "hall-retry"})
+    assert first.status_code == hall_first.status_code == 201
+    # The case is rated now (409) and the client's one rating per window is spent (429) ...
+    assert_problem(client.post(f"{API}/ratings", json=by_case), 409, "already_rated")
+    assert_problem(client.post(f"{API}/ratings", json=by_hall), 429, "rate_limited")
+    # ... and the item is no longer offered there (422): the retries still get their first answers.
+    with app.app_context():
+        db.session.execute(delete(HallItem).where(HallItem.hall_code == "HZ-XC", HallItem.item_code == "SB-001"))
+        db.session.commit()
+    assert_problem(client.post(f"{API}/ratings", json={**by_hall, "channel": "web"}), 422)
+    for key, body, answer in (("case-retry", by_case, first), ("hall-retry", by_hall, hall_first)):
+        again = client.post(f"{API}/ratings", json=body, headers={"Idempotency-Key": key})
+        assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+        assert again.get_json() == answer.get_json()
+        assert_problem(client.post(f"{API}/ratings", json={**body, "score": 1}, headers={"Idempotency-Key": key}),
+                       409, "idempotency_key_reused")
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Rating)) == 2
 
 
 def _post_concurrently(app, bodies_and_headers):
