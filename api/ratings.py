@@ -85,12 +85,11 @@ class IntakeFastPath:
         self.app, self.path, self.wsgi_app = app, path, app.wsgi_app
         # What Flask sends for the route's 201, worked out once: werkzeug's status line, the JSON content type and
         # the after_request security headers (private when the request carries Authorization).
+        self.status = app.response_class(status=201).status
         self.created = {}
         for private in (False, True):
             model = app.json.response({})
-            model.status_code = 201
             add_security_headers(model.headers, private=private)
-            self.status = model.status
             self.created[private] = [(k, v) for k, v in model.headers.items() if k != "Content-Length"]
 
     def __call__(self, environ, start_response):

@@ -82,6 +82,10 @@ class SQLiteConnection(sqlite3.Connection):
     write_lock = None  # the lock file, opened per connection so that threads of one process queue too
     holds_write_lock = False
 
+    def open_write_lock(self, database: str) -> None:
+        """Queue this connection's write transactions on the lock file beside the database file."""
+        self.write_lock = open(f"{database}-writelock", "a+b")  # noqa: SIM115 - closed with the connection
+
     def acquire_write_lock(self, timeout_s: float) -> None:
         if self.write_lock is None or self.holds_write_lock:
             return
@@ -138,13 +142,12 @@ class SQLiteConnection(sqlite3.Connection):
 def _tune_sqlite(engine, busy_timeout_ms: int, checkpoint_ms: int) -> None:
     database = engine.url.database
     on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
-    lock_path = f"{database}-writelock" if on_disk else None
     checkpoint_ms = checkpoint_ms if on_disk else 0
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn, _record):
-        if lock_path and isinstance(dbapi_conn, SQLiteConnection):
-            dbapi_conn.write_lock = open(lock_path, "a+b")  # noqa: SIM115 - closed with the connection
+        if on_disk and isinstance(dbapi_conn, SQLiteConnection):
+            dbapi_conn.open_write_lock(database)
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own handling is unreliable).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
@@ -208,7 +211,7 @@ def _checkpoint_loop(database: str, interval_s: float) -> None:
         try:
             if connection is None:
                 connection = SQLiteConnection(database, isolation_level=None, check_same_thread=False)
-                connection.write_lock = open(f"{database}-writelock", "a+b")  # noqa: SIM115 - closed with it
+                connection.open_write_lock(database)
             _checkpoint(connection)
         except Exception:  # noqa: BLE001 - the loop must outlive a locked or vanished file; it tries again
             _log.debug("WAL checkpoint of %s failed; retrying", database, exc_info=True)

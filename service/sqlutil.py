@@ -105,6 +105,9 @@ class PlainStatements:
         return self._cursor
 
     def close(self) -> None:
+        """Roll back a write transaction left open (the block failed or never committed), close the cursor."""
+        if self._writing:
+            self.rollback()
         if self._cursor is not None:
             self._cursor.close()
             self._cursor = None
@@ -167,12 +170,7 @@ def plain_statements():
     statements = PlainStatements(connection, engine.dialect)
     try:
         yield statements
-    except BaseException:
-        statements.rollback()
-        raise
     finally:
-        if statements._writing:
-            statements.rollback()
         statements.close()
         connection.close()  # back to the pool, which resets (rolls back) it
 

@@ -50,7 +50,6 @@ def _check_of(field: fields.Field) -> Callable[[object], bool] | None:
 
 class PlainLoader:
     def __init__(self, schema: Schema):
-        self.schema = schema
         self.fields: dict[str, tuple[str, Callable]] = {}  # data key → (attribute, check)
         self.required: list[str] = []
         self.defaults: list[tuple[str, object]] = []
