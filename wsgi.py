@@ -1,7 +1,7 @@
 """What gunicorn serves: `gunicorn wsgi:app`."""
 import gc
 
-from service import create_app
+from factory import create_app
 
 app = create_app()
 # What the app built at start (about 100,000 tracked objects) lives as long as the worker: frozen, it is left out of

@@ -2,8 +2,8 @@
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from service.database import declare_write_intent, end_unit_of_work
 from service.errors import BadRequest, ValidationFailed
-from service.extensions import declare_write_intent, end_unit_of_work
 
 from .errors import validation_problem
 

@@ -26,13 +26,14 @@ def prepare(url: str, ratings: int) -> None:
     """Schema, calendar, demo catalog, then RATINGS 差评 over the last 60 days written straight into the table."""
     from flask_migrate import upgrade
 
+    from factory import create_app
     from models import Rating, db
-    from service import catalog, create_app, workdays
+    from service import calendar_admin, catalog
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade()
-        workdays.import_package()
+        calendar_admin.import_package()
         catalog.load_demo()
         halls = ["HZ-XC", "HZ-XC-HB", "HZ-XC-JN"]
         end = datetime.now(UTC)

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from flask_migrate import upgrade
 
+from factory import create_app
 from jobs import JOBS
 from models import db
-from service import create_app, workdays
+from service import calendar_admin
 from service.auth import create_account
 
 RATINGS = int(__import__("os").environ.get("RATINGS", 1_000_000))
@@ -74,7 +75,7 @@ def main() -> None:
     with app.app_context():
         upgrade()
         db_path = db.engine.url.database
-        with_calendar = workdays.import_package()
+        with_calendar = calendar_admin.import_package()
         db.session.remove()
         seed_seconds = seed(db_path)
         bad = sqlite3.connect(db_path).execute("SELECT count(*) FROM ratings WHERE score <= 2").fetchone()[0]

@@ -3,6 +3,7 @@ import click
 from flask import Flask, current_app
 
 from . import DAILY, JOBS
+from .scheduler import serve
 
 
 def register_commands(app: Flask) -> None:
@@ -16,8 +17,6 @@ def register_commands(app: Flask) -> None:
     @click.option("--heartbeat-seconds", type=int, default=None, help="心跳间隔（默认 SCHEDULER_HEARTBEAT_SECONDS）")
     @click.option("--exit-after", type=float, default=None, help="运行这么多秒后退出（测试与一次性运行）")
     def jobs_serve(interval, lease_seconds, heartbeat_seconds, exit_after):
-        from .scheduler import serve
-
         cfg = current_app.config
         serve(current_app._get_current_object(), interval=interval or cfg["JOBS_INTERVAL_SECONDS"],
               lease_seconds=lease_seconds or cfg["SCHEDULER_LEASE_SECONDS"],

@@ -11,8 +11,8 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from models import db
 from service import jobruns, scheduling
+from service.database import end_unit_of_work
 from service.timeutil import SHANGHAI
 
 from . import DAILY, JOBS
@@ -46,7 +46,6 @@ class Scheduler:
                     self.leader = scheduling.renew(self.holder, self.lease_seconds)
                 if not self.leader:
                     previous = scheduling.current_holder()
-                    db.session.rollback()  # end the read before acquire() begins its write transaction
                     self.leader = scheduling.acquire(self.holder, self.lease_seconds)
                     if self.leader and previous not in (None, self.holder):
                         jobruns.mark_interrupted(previous)
@@ -56,7 +55,7 @@ class Scheduler:
                 self.leader = False
                 log.exception("scheduler lease check failed")
             finally:
-                db.session.remove()
+                end_unit_of_work()
 
     def _job(self, name: str, fn):
         def run():
@@ -66,7 +65,7 @@ class Scheduler:
                 try:
                     fn(holder=self.holder)
                 finally:
-                    db.session.remove()
+                    end_unit_of_work()
 
         run.__name__ = name
         return run
@@ -90,7 +89,7 @@ class Scheduler:
         if self.leader:
             with self.app.app_context():
                 scheduling.release(self.holder)
-                db.session.remove()
+                end_unit_of_work()
 
 
 def serve(app: Flask, *, interval: int, lease_seconds: int, heartbeat_seconds: int,

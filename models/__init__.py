@@ -1,11 +1,12 @@
 """SQLAlchemy tables only: columns, constraints, indexes and relationships, no business logic."""
 from .accounts import Account
 from .base import Base, db, utcnow
+from .calendar import WorkCalendarDay
 from .catalog import Hall, HallItem, ServiceItem, Tag, Window
 from .jobs import JobRun, SchedulerLease
 from .ops import IdempotencyKey, RateLimitCounter
 from .ratings import Case, Rating, RatingTag
-from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList, WorkCalendarDay
+from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList
 from .stats import DailyHallStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 

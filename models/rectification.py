@@ -1,4 +1,4 @@
-"""Rectification lists (一体验一反馈一清单), their items with a full event history, and the working-day calendar."""
+"""Rectification lists (一体验一反馈一清单) and their items with a full event history."""
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -17,18 +17,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import BigIntPK, UTCDateTime, db, utcnow
-
-
-class WorkCalendarDay(db.Model):
-    """A dated exception to "Mon–Fri are working days": a holiday on a weekday or a 调休 make-up workday."""
-
-    __tablename__ = "work_calendar_days"
-
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    is_workday: Mapped[bool] = mapped_column(Boolean)
-    name: Mapped[str | None] = mapped_column(String(50))
-    source: Mapped[str] = mapped_column(String(16))  # chinesecalendar | admin
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class RectificationList(db.Model):

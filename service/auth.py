@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, select
 
 from models import Account, Hall, db
 
+from .database import writes
 from .errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from .security import hash_token, new_token, same
 from .sqlutil import PlainStatements
@@ -110,6 +111,7 @@ def accepted_principal(reads: PlainStatements, token: str | None, max_age: float
     return principal
 
 
+@writes
 def create_account(*, role: str, hall_code: str | None, name: str) -> tuple[Account, str]:
     """Returns the account and its token; the token is shown once and only its hash is kept."""
     errors = {}

@@ -10,6 +10,7 @@ from models import Case, db
 
 from . import catalog
 from .auth import Principal
+from .database import writes
 from .errors import Conflict, NotFound, ValidationFailed
 from .security import derive, hash_token
 from .sqlutil import PlainStatements
@@ -71,6 +72,7 @@ def _existing(hall: str, case_no: str) -> Case | None:
         .scalar_one_or_none()
 
 
+@writes
 def register(principal: Principal, data: dict) -> tuple[Case, str, bool]:
     """Returns (case, token, created). Repeating the same case is harmless; changing it is a conflict."""
     _validate(principal, data)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from models import Hall, HallItem, ServiceItem, Tag, Window, db
 
+from .database import writes
 from .errors import Conflict, NotFound, ValidationFailed
 from .sqlutil import PlainStatements
 from .vocab import HALL_LEVEL_ORDER, HALL_LEVELS, TAG_APPLIES
@@ -178,6 +179,7 @@ def _check_hall_fields(data: dict, existing: Hall | None) -> dict:
 
 
 # ---- admin writes ------------------------------------------------------------------------------------------
+@writes
 def create_hall(data: dict) -> Hall:
     if db.session.get(Hall, data["code"]) is not None:
         raise Conflict(f"大厅编码 {data['code']} 已存在", code="duplicate")
@@ -190,6 +192,7 @@ def create_hall(data: dict) -> Hall:
     return hall
 
 
+@writes
 def update_hall(code: str, data: dict) -> Hall:
     hall = get_hall(code)
     errors = _check_hall_fields(data, hall)
@@ -203,6 +206,7 @@ def update_hall(code: str, data: dict) -> Hall:
     return hall
 
 
+@writes
 def create_window(hall_code: str, data: dict) -> Window:
     get_hall(hall_code)
     if window_exists(hall_code, data["code"]):
@@ -213,6 +217,7 @@ def create_window(hall_code: str, data: dict) -> Window:
     return window
 
 
+@writes
 def update_window(hall_code: str, code: str, data: dict) -> Window:
     window = db.session.execute(select(Window).where(Window.hall_code == hall_code, Window.code == code)) \
         .scalar_one_or_none()
@@ -232,6 +237,7 @@ def _set_item_halls(code: str, halls: list[str]) -> None:
     db.session.add_all(HallItem(hall_code=h, item_code=code) for h in dict.fromkeys(halls))
 
 
+@writes
 def create_item(data: dict) -> ServiceItem:
     if db.session.get(ServiceItem, data["code"]) is not None:
         raise Conflict(f"事项编码 {data['code']} 已存在", code="duplicate")
@@ -244,6 +250,7 @@ def create_item(data: dict) -> ServiceItem:
     return item
 
 
+@writes
 def update_item(code: str, data: dict) -> ServiceItem:
     item = db.session.get(ServiceItem, code)
     if item is None:
@@ -257,6 +264,7 @@ def update_item(code: str, data: dict) -> ServiceItem:
     return item
 
 
+@writes
 def create_tag(data: dict) -> Tag:
     if db.session.get(Tag, data["code"]) is not None:
         raise Conflict(f"标签编码 {data['code']} 已存在", code="duplicate")
@@ -266,6 +274,7 @@ def create_tag(data: dict) -> Tag:
     return tag
 
 
+@writes
 def update_tag(code: str, data: dict) -> Tag:
     tag = db.session.get(Tag, code)
     if tag is None:
@@ -285,6 +294,7 @@ class ImportFailed(ValidationFailed):
     code = "import_failed"
 
 
+@writes
 def import_csv(text: str) -> dict:
     """Upsert every row of a catalog CSV, or nothing at all: all rows are checked before one is written.
 

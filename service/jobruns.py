@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from models import JobRun, db
 
 from .auth import Principal
-from .extensions import writing
+from .database import writing
 from .timeutil import now
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from models import Case, DailyHallStats, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
 
-from . import auth, rollup
+from . import auth, catalog, rectification_metrics, rollup
 from .auth import Principal
 from .errors import ValidationFailed
 from .sqlutil import local_date_of, month_of
@@ -42,8 +42,6 @@ def halls_in_scope(principal: Principal, hall: str | None) -> frozenset[str] | N
     if hall is None:
         return principal.halls
     principal.check_hall(hall)
-    from . import catalog
-
     catalog.get_hall(hall)
     tree = auth.subtree(hall)
     return tree if principal.halls is None else tree & principal.halls
@@ -205,8 +203,6 @@ def _case_rows(group_by, halls, period):
 
 def _item_rows(group_by, halls, period):
     """The 差评 rectification figures, from the rectification engine (empty until it is installed)."""
-    from . import rectification_metrics
-
     return rectification_metrics.by_group(group_by, halls, period, lambda values: _key(group_by, values))
 
 

@@ -2,6 +2,8 @@
 import base64
 import json
 
+from models import db
+
 from .errors import BadRequest
 
 
@@ -24,8 +26,6 @@ def decode_cursor(cursor: str | None) -> int | None:
 
 def keyset_page(stmt, id_column, *, cursor: str | None, limit: int):
     """Newest first. Returns (rows, next_cursor)."""
-    from models import db
-
     after = decode_cursor(cursor)
     if after is not None:
         stmt = stmt.where(id_column < after)

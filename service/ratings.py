@@ -8,11 +8,12 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Rating, RatingTag, db
 
-from . import cases, catalog, idempotency, ratelimit
+from . import cases, catalog, idempotency, ratelimit, rectification
 from .auth import Principal
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .pagination import keyset_page
-from .security import derive, encrypt, mask_name, mask_phone, same
+from .receipts import receipt_for, receipt_matches
+from .security import encrypt, mask_name, mask_phone
 from .sqlutil import PlainStatements, plain_statements
 from .timeutil import end_of_day, iso, local_date, now, start_of_day
 from .vocab import TAG_APPLIES, is_bad, level_of
@@ -24,11 +25,6 @@ IDEMPOTENCY_SCOPE = "POST /ratings"
 class Client:
     ip: str
     client_id: str | None = None
-
-
-def receipt_for(rating_id: int) -> str:
-    """The rater's key to their own rating; derived, so it is neither stored nor replayed from storage."""
-    return derive("receipt", str(rating_id))
 
 
 # ---- intake ------------------------------------------------------------------------------------------------
@@ -191,10 +187,9 @@ def view(rating: Rating) -> dict:
 
 
 def rectification_of(rating: Rating) -> dict | None:
-    """The rater's view of what was done about a 差评; filled in by the rectification engine."""
-    from . import rectification_view  # late import: the rectification engine builds on this module
-
-    return rectification_view.for_rating(rating)
+    """The rater's view of what was done about a 差评; null until the collecting job has made its item."""
+    item = rectification.item_for_rating(rating.id)
+    return None if item is None else rectification.rater_view(item)
 
 
 def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> dict:
@@ -205,7 +200,7 @@ def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> dict:
         sql.commit()
     rating = db.session.get(Rating, rating_id)
     # A wrong receipt looks exactly like an unknown id.
-    if rating is None or not same(receipt_for(rating_id), receipt or ""):
+    if rating is None or not receipt_matches(rating_id, receipt):
         raise NotFound("未找到该评价，请核对评价编号和回执")
     return {**view(rating), "rectification": rectification_of(rating) if is_bad(rating.score) else None}
 

@@ -10,8 +10,10 @@ from models import ItemEvent, Rating, RectificationChange, RectificationItem, Re
 
 from . import workdays
 from .auth import Principal, accepted_principal
+from .database import writes
 from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from .pagination import decode_cursor, encode_cursor
+from .receipts import receipt_matches
 from .security import same
 from .sqlutil import insert, plain_statements
 from .timeutil import local_date, now
@@ -382,6 +384,7 @@ def _check_fields(action: Action, item: RectificationItem, data: dict) -> None:
         raise ValidationFailed(errors)
 
 
+@writes
 def act(principal: Principal, item_id: int, data: dict, if_match: str | None) -> dict:
     """Take one action on an item: scope, role, version, state, fields; the change and its event commit together."""
     expected = parse_version(if_match)
@@ -453,12 +456,11 @@ def _reopen_list(list_id: int) -> None:
 
 
 # ---- the rater ---------------------------------------------------------------------------------------------
+@writes
 def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> dict:
     """The rater rates how the 差评 was handled; 1–2 sends the item back to 整改 (回头看)."""
-    from .ratings import receipt_for  # late import: ratings shows this module's rater view
-
     rating = db.session.get(Rating, rating_id)
-    if rating is None or not same(receipt_for(rating_id), receipt or ""):
+    if rating is None or not receipt_matches(rating_id, receipt):
         raise NotFound("未找到该评价，请核对评价编号和回执")
     item = item_for_rating(rating_id, lock=True)
     if item is None:

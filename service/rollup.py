@@ -12,6 +12,7 @@ from sqlalchemy import and_, case, delete, func, literal_column, or_, select
 
 from models import Case, DailyHallStats, Rating, RollupState, db
 
+from .database import writes
 from .sqlutil import insert, local_date_of
 from .timeutil import SHANGHAI, end_of_day, now, start_of_day
 from .vocab import BAD_MAX_SCORE
@@ -35,6 +36,7 @@ def final_days(moment: datetime) -> tuple[date, date]:
     return ratings_final, min(ratings_final, today - timedelta(days=window + 1))
 
 
+@writes
 def refresh(moment: datetime | None = None) -> dict:
     """Recompute the days that are not yet final in the rollup (all of them the first time). Idempotent."""
     moment = moment or now()

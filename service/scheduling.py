@@ -6,7 +6,7 @@ from sqlalchemy import select, update
 
 from models import SchedulerLease, db
 
-from .extensions import writing
+from .database import writing
 from .sqlutil import insert
 from .timeutil import iso, now
 
@@ -31,7 +31,9 @@ def acquire(holder: str, seconds: int) -> bool:
 
 
 def current_holder() -> str | None:
-    return db.session.execute(select(SchedulerLease.holder).where(SchedulerLease.name == LEASE)).scalar()
+    holder = db.session.execute(select(SchedulerLease.holder).where(SchedulerLease.name == LEASE)).scalar()
+    db.session.rollback()  # end the read, so a following acquire() begins its own write transaction
+    return holder
 
 
 def renew(holder: str, seconds: int) -> bool:

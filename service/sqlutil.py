@@ -5,12 +5,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import func, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from models import db
 
-from .extensions import begin_sqlite_write
+from .sqlite_tuning import begin_sqlite_write
 
 
 def insert(table):
@@ -25,8 +26,6 @@ def dialect_name() -> str:
 
 def local_date_of(column):
     """The Asia/Shanghai calendar date of a UTC timestamp column, in SQL (China keeps no daylight saving)."""
-    from sqlalchemy import func, literal_column
-
     if dialect_name() == "postgresql":
         return func.date(func.timezone("Asia/Shanghai", column))
     return func.date(column, literal_column("'+8 hours'"))
@@ -34,8 +33,6 @@ def local_date_of(column):
 
 def month_of(date_column):
     """'YYYY-MM' of a DATE column, in SQL."""
-    from sqlalchemy import func
-
     if dialect_name() == "postgresql":
         return func.to_char(date_column, "YYYY-MM")
     return func.strftime("%Y-%m", date_column)

@@ -13,8 +13,9 @@ from sqlalchemy.orm import raiseload
 
 from models import Finding, Hall, HallItem, ServiceItem, Walkthrough, db
 
-from . import rectification_view
+from . import rectification
 from .auth import Principal
+from .database import writes
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .pagination import decode_cursor, encode_cursor
 from .security import encrypt, mask_name
@@ -273,6 +274,7 @@ def _store_committed(principal: Principal, entries: list) -> list[dict]:
     raise AssertionError("unreachable")
 
 
+@writes
 def sync(principal: Principal, entries: list) -> list[dict]:
     """A tablet batch: each record stored or rejected on its own, in order; replaying it changes nothing."""
     limit = current_app.config["SYNC_MAX_BATCH"]
@@ -285,6 +287,7 @@ def sync(principal: Principal, entries: list) -> list[dict]:
     return results
 
 
+@writes
 def upsert(principal: Principal, data: dict) -> tuple[dict, str]:
     """POST /walkthroughs: one record, same rules as a sync; returns (view, outcome)."""
     (result,) = _store_committed(principal, [data])
@@ -335,6 +338,7 @@ def get(principal: Principal, walkthrough_id: str) -> dict:
     return view(_find(principal, walkthrough_id))
 
 
+@writes
 def submit(principal: Principal, walkthrough_id: str) -> dict:
     """Draft → submitted. Submitting again answers the same record: a tablet's retry is harmless."""
     try:
@@ -409,7 +413,7 @@ def feedback(principal: Principal, walkthrough_id: str) -> dict:
         duration = int((w.ended_at - w.started_at).total_seconds() // 60)
     return {
         "walkthrough_id": w.id,
-        "list_code": rectification_view.list_code_for_walkthrough(w.id),
+        "list_code": rectification.list_code_for_walkthrough(w.id),
         "status": w.status, "status_label": WALKTHROUGH_STATUSES[w.status],
         "hall": {"code": hall.code, "name": hall.name},
         "item": {"code": item.code, "name": item.name, "department": item.department},

@@ -7,10 +7,6 @@ from sqlalchemy import select
 
 from models import WorkCalendarDay, db
 
-from .errors import ValidationFailed
-from .sqlutil import insert
-from .timeutil import now
-
 SOURCE_PACKAGE = "chinesecalendar"
 SOURCE_ADMIN = "admin"
 
@@ -76,49 +72,3 @@ _CHINESE_NAMES = {h.value: h.chinese for h in chinese_calendar.Holiday}
 
 def _holiday_name(holiday) -> str:
     return _CHINESE_NAMES.get(holiday, str(holiday))
-
-
-def import_package() -> dict:
-    """Seed (or refresh) from chinesecalendar; days an admin has set are never overwritten."""
-    rows = package_exceptions()
-    existing = {d: (w, src) for d, w, src in db.session.execute(
-        select(WorkCalendarDay.day, WorkCalendarDay.is_workday, WorkCalendarDay.source))}
-    changed = [r for r in rows if r["day"] not in existing
-               or existing[r["day"]][1] == SOURCE_PACKAGE and existing[r["day"]][0] != r["is_workday"]]
-    years = sorted({r["day"].year for r in rows})
-    recounted = 0
-    if changed:
-        table = WorkCalendarDay.__table__
-        stamp = now()
-        stmt = insert(table).values([{**r, "source": SOURCE_PACKAGE, "updated_at": stamp} for r in rows])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day"],
-            set_={"is_workday": stmt.excluded.is_workday, "name": stmt.excluded.name, "updated_at": stamp},
-            where=table.c.source == SOURCE_PACKAGE)
-        db.session.execute(stmt)
-        recounted = _refresh_open_deadlines(min(r["day"] for r in changed), max(r["day"] for r in changed))
-    db.session.commit()
-    return {"days": len(rows), "changed": len(changed), "first_year": years[0], "last_year": years[-1],
-            "deadlines_changed": recounted}
-
-
-def set_day(day: date, is_workday: bool, name: str | None) -> dict:
-    """An admin correction (e.g. a newly published year's holiday); open deadlines are counted again."""
-    if name is not None and len(name) > 50:
-        raise ValidationFailed({"name": ["名称不能超过 50 个字"]})
-    table = WorkCalendarDay.__table__
-    stamp = now()
-    stmt = insert(table).values(day=day, is_workday=is_workday, name=name, source=SOURCE_ADMIN, updated_at=stamp)
-    stmt = stmt.on_conflict_do_update(index_elements=["day"], set_={
-        "is_workday": is_workday, "name": name, "source": SOURCE_ADMIN, "updated_at": stamp})
-    db.session.execute(stmt)
-    changed = _refresh_open_deadlines(day, day)
-    db.session.commit()
-    return {"day": day.isoformat(), "is_workday": is_workday, "deadlines_changed": changed}
-
-
-def _refresh_open_deadlines(first: date, last: date) -> int:
-    from . import rectification  # late import: rectification counts its deadlines with this module
-
-    # No deadline of at most a few weeks that started more than 90 days before the first changed day can reach it.
-    return rectification.recount_deadlines(first - timedelta(days=90), last)

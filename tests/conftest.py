@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("PII_KEY", Fernet.generate_key().decode())
 
-from service import create_app  # noqa: E402
+from factory import create_app  # noqa: E402
 
 BASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = BASE_URL.startswith("postgresql")

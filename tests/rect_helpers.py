@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from jobs import JOBS
 from models import Finding, ItemEvent, Rating, RectificationItem, RectificationList, Walkthrough, db
-from service.ratings import receipt_for
+from service.receipts import receipt_for
 from service.timeutil import local_date, now
 from tests.helpers import API
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from models import Case, Hall, ItemEvent, JobRun, Rating, RectificationItem, RectificationList, db
-from service import rectification_view, workdays
+from service import calendar_admin, rectification
 from service.timeutil import now
 from tests.rect_helpers import count, fresh, make_rating, make_walkthrough, run, table_counts
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def calendar(demo):
-    workdays.import_package()
+    calendar_admin.import_package()
 
 
 def expired_case(hall="HZ-XC", no="BJ-EXP-1", days_ago=8) -> Case:
@@ -68,14 +68,14 @@ def test_build_walkthrough_lists(calendar):
     two = make_walkthrough(findings=((True, "叫号系统故障"), (True, "材料清单与窗口要求不一致"), (False, "指引清楚")))
     none = make_walkthrough(findings=((False, "一切顺利"),))
     draft = make_walkthrough(status="draft")
-    assert rectification_view.list_code_for_walkthrough(two.id) is None
+    assert rectification.list_code_for_walkthrough(two.id) is None
     assert run("build_walkthrough_lists").counts == {"lists_created": 2, "items_created": 2}
     after = table_counts()
     assert run("build_walkthrough_lists").counts == {"lists_created": 0, "items_created": 0}
     assert table_counts() == after
-    code = rectification_view.list_code_for_walkthrough(two.id)
+    code = rectification.list_code_for_walkthrough(two.id)
     assert code == f"WT-{two.id}"
-    assert rectification_view.list_code_for_walkthrough(draft.id) is None
+    assert rectification.list_code_for_walkthrough(draft.id) is None
     items = db.session.execute(select(RectificationItem).order_by(RectificationItem.id)).scalars().all()
     assert [(i.source, i.problem, i.category, i.status) for i in items] == [
         ("walkthrough", "叫号系统故障", "efficiency", "pending"),

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from models import Account, db
-from service import auth, rectification, workdays
+from service import auth, calendar_admin, rectification
 from service.auth import authenticate
 from service.security import hash_token
 from service.timeutil import local_date, now
@@ -18,7 +18,7 @@ URL = f"{API}/rectifications"
 
 @pytest.fixture
 def items(app, tokens):
-    workdays.import_package()
+    calendar_admin.import_package()
     for hall in ("HZ-XC", "HZ-XC", "HZ-XC-HB", "HZ-XC-JN"):
         make_rating(hall=hall)
     make_rating(hall="HZ-XC", at=now() - timedelta(days=20))

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from service import workdays
+from service import calendar_admin
 from tests.helpers import API, register_case
 from tests.rect_helpers import act, item_of_rating, run
 
@@ -30,7 +30,7 @@ def everything_logged(caplog):
 
 
 def test_a_full_scenario_logs_no_name_or_phone(app, client, tokens, tmp_path, everything_logged):
-    workdays.import_package()
+    calendar_admin.import_package()
     staff, supervisor = tokens["staff"], tokens["supervisor"]
     # A named 差评 on a registered case, and a named 差评 by hall QR code (a retry with the same key replays).
     case = register_case(client, staff, window="04", staff_no="S042")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from models import ItemEvent, RectificationItem, db
-from service import workdays
+from service import calendar_admin, workdays
 from service.workdays import WorkCalendar
 from tests.rect_helpers import act, fresh, make_rating, run
 
@@ -63,7 +63,7 @@ def test_a_later_start_never_gives_an_earlier_deadline(cal, start, n):
 
 @pytest.fixture
 def imported(app):
-    workdays.import_package()
+    calendar_admin.import_package()
     last = max(d.year for d in chinese_calendar.holidays)
     return last
 

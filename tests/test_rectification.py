@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Rating, db
-from service import workdays
+from service import calendar_admin, workdays
 from service.rectification import ACTIONS
 from service.timeutil import local_date, now
 from tests.helpers import API, assert_problem
@@ -22,7 +22,7 @@ PATHS = {"pending": [], "rectifying": ["verify"], "awaiting_acceptance": ["verif
 
 @pytest.fixture
 def calendar(app):
-    workdays.import_package()
+    calendar_admin.import_package()
 
 
 def test_full_loop_the_rater_sees_every_step(client, tokens, calendar):

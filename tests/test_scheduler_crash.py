@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import ItemEvent, JobRun, Rating, RectificationItem, db
-from service import workdays
+from service import calendar_admin
 from service.timeutil import local_date, now
 from tests.rect_helpers import count, fresh
 
@@ -44,7 +44,7 @@ def runs(status=None) -> int:
 
 @pytest.mark.slow
 def test_a_scheduler_killed_mid_run_leaves_nothing_half_done(app, demo, migrated):
-    workdays.import_package()
+    calendar_admin.import_package()
     at = now() - timedelta(days=1)
     db.session.execute(Rating.__table__.insert(), [
         {"hall_code": ("HZ-XC", "HZ-XC-HB", "HZ-XC-JN")[i % 3], "score": 1 + i % 2, "channel": "device",

@@ -3,7 +3,6 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select, text
 
 from models import Finding, Walkthrough, db
@@ -432,16 +431,18 @@ def test_feedback_html_escapes_what_tablets_typed(client, tokens):
     assert_problem(client.get(f"{API}/walkthroughs/{body['id']}/feedback?format=pdf", headers=tokens["staff"]), 422)
 
 
-@pytest.mark.parametrize("hook_value", ["WT-2026-0001"])
-def test_feedback_form_carries_the_rectification_list_code(client, tokens, monkeypatch, hook_value):
-    from service import rectification_view
+def test_feedback_form_carries_the_rectification_list_code(client, tokens):
+    from service import jobruns, rectification_jobs
 
     body = walkthrough(status="submitted")
     post(client, tokens["staff"], body)
-    monkeypatch.setattr(rectification_view, "list_code_for_walkthrough",
-                        lambda wid: hook_value if wid == body["id"] else None)
+    before = client.get(f"{API}/walkthroughs/{body['id']}/feedback", headers=tokens["staff"]).get_json()
+    assert before["list_code"] is None  # the job has not built the list yet
+    jobruns.execute("build_walkthrough_lists", rectification_jobs.build_walkthrough_lists)
     form = client.get(f"{API}/walkthroughs/{body['id']}/feedback", headers=tokens["staff"]).get_json()
-    assert form["list_code"] == hook_value
+    listed = client.get(f"{API}/rectification-lists?source=walkthrough", headers=tokens["staff"]).get_json()
+    assert form["list_code"] is not None
+    assert form["list_code"] in [entry["code"] for entry in listed["items"]]
 
 
 def test_a_record_stored_by_another_tablet_meanwhile_is_reported_not_a_500(client, tokens, monkeypatch):

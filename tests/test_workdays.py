@@ -3,18 +3,18 @@ from datetime import date
 
 import pytest
 
-from service import workdays
+from service import calendar_admin, workdays
 from tests.rect_helpers import item_of_rating, make_rating, run
 
 
 @pytest.fixture
 def calendar(app):
-    return workdays.import_package()
+    return calendar_admin.import_package()
 
 
 def test_import_covers_every_published_year_and_is_idempotent(calendar):
     assert calendar["first_year"] <= 2025 and calendar["last_year"] >= 2026
-    again = workdays.import_package()
+    again = calendar_admin.import_package()
     assert again["days"] == calendar["days"]
     cal = workdays.load(date(2026, 1, 1))
     assert not cal.is_workday(date(2026, 10, 1)) and cal.is_workday(date(2026, 10, 10))  # 国庆, 调休 Saturday
@@ -65,7 +65,7 @@ def test_admin_sets_a_day_and_open_deadlines_are_counted_again(app, demo, calend
 
     assert count(ItemEvent, ItemEvent.item_id == item.id, ItemEvent.action == "deadline_changed") == 1
     # The package never overwrites an admin's day.
-    workdays.import_package()
+    calendar_admin.import_package()
     assert workdays.load(target).is_workday(target) is False
     bad = runner.invoke(args=["calendar", "set", "2027-13-01", "--workday"])
     assert bad.exit_code != 0

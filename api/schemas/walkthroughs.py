@@ -6,6 +6,7 @@ from marshmallow import ValidationError, fields, validate
 from service.vocab import FINDING_CATEGORIES, SEVERITIES, STEPS, WALKTHROUGH_MODES, WALKTHROUGH_STATUSES
 from service.walkthroughs import Invalid
 
+from ..errors import validation_problem
 from .common import BaseSchema, LocalDateTime, PageQuery
 
 MAX_FINDINGS = 100
@@ -97,8 +98,6 @@ class SyncRecords(fields.Field):
     default_error_messages = {"invalid": "walkthroughs 必须是数组"}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        from api.errors import validation_problem  # late: api.errors is not needed to import the schemas
-
         if not isinstance(value, list):
             raise self.make_error("invalid")
         out = []

@@ -1,67 +1,13 @@
-"""Extension objects and database engine tuning (SQLite pragmas, write transactions)."""
+"""SQLite under several processes: the writers' lock file, connection pragmas and WAL checkpoints off the
+request path. PostgreSQL needs none of this."""
 import fcntl
 import logging
 import os
 import sqlite3
 import threading
 import time
-from contextlib import contextmanager
-from contextvars import ContextVar
 
-from flask_migrate import Migrate
-from flask_smorest import Api
 from sqlalchemy import event
-
-from models import db
-
-migrate = Migrate()
-api = Api()
-
-# Set for requests and jobs that will write. On SQLite their transactions start with BEGIN IMMEDIATE, so two
-# writers queue on the busy timeout instead of one failing with "database is locked" when it upgrades its
-# read lock (WAL's SQLITE_BUSY_SNAPSHOT is not retried by the busy handler).
-_write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
-
-
-def declare_write_intent(value: bool = True):
-    return _write_intent.set(value)
-
-
-@contextmanager
-def writing():
-    token = _write_intent.set(True)
-    try:
-        yield
-    finally:
-        _write_intent.reset(token)
-
-
-def end_unit_of_work() -> None:
-    """Close the request's session, so no transaction (or SQLite lock) outlives the request."""
-    _write_intent.set(False)
-    db.session.remove()
-
-
-def init_db(app) -> None:
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-        # A SQLite file does not go stale like a server connection: pinging it costs a query per request for nothing.
-        options.pop("pool_pre_ping", None)
-        options["connect_args"] = {**options.get("connect_args", {}), "factory": SQLiteConnection}
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
-    db.init_app(app)
-    migrate.init_app(app, db, render_as_batch=True, directory=_migrations_dir())
-    with app.app_context():
-        engine = db.engine
-        if engine.dialect.name == "sqlite":
-            _tune_sqlite(engine, app.config["SQLITE_BUSY_TIMEOUT_MS"], app.config["SQLITE_CHECKPOINT_MS"])
-
-
-def _migrations_dir() -> str:
-    from pathlib import Path
-
-    return str(Path(__file__).resolve().parent.parent / "migrations")
-
 
 # A write transaction of a request holds the lock for well under a millisecond: a waiter polls every 0.1 ms for the
 # first 10 ms (backing off from the start, it overslept each release and two workers served fewer ratings than
@@ -139,7 +85,8 @@ class SQLiteConnection(sqlite3.Connection):
                 self.write_lock = None
 
 
-def _tune_sqlite(engine, busy_timeout_ms: int, checkpoint_ms: int) -> None:
+def tune(engine, busy_timeout_ms: int, checkpoint_ms: int, wants_write) -> None:
+    """Pragmas on every new connection, and BEGIN IMMEDIATE (queued on the lock file) when `wants_write()`."""
     database = engine.url.database
     on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
     checkpoint_ms = checkpoint_ms if on_disk else 0
@@ -164,7 +111,7 @@ def _tune_sqlite(engine, busy_timeout_ms: int, checkpoint_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        if not _write_intent.get():
+        if not wants_write():
             conn.exec_driver_sql("BEGIN")
             return
         begin_sqlite_write(conn.connection.dbapi_connection, conn.exec_driver_sql, busy_timeout_ms)

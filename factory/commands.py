@@ -1,0 +1,104 @@
+"""Flask CLI commands: the catalog, accounts, open data, the statistics rollup, the working-day calendar.
+
+Each command parses its arguments, calls one service function and prints the outcome; the service functions
+declare their own write intent and own their transaction."""
+from datetime import date
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from service import auth, calendar_admin, catalog, opendata, rollup
+from service.errors import ServiceError
+
+
+def _fail(exc: ServiceError):
+    lines = [exc.detail] + [m for msgs in (exc.errors or {}).values() for m in msgs]
+    raise click.ClickException("\n".join(lines))
+
+
+def _counts(counts: dict) -> str:
+    return "，".join(f"{k} {v}" for k, v in counts.items())
+
+
+catalog_cli = AppGroup("catalog", help="服务目录：大厅、窗口、事项、评价标签")
+
+
+@catalog_cli.command("import", help="从 CSV 文件导入（全部成功或全部不写入）")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def catalog_import(path):
+    try:
+        with open(path, encoding="utf-8") as fh:
+            counts = catalog.import_csv(fh.read())
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo("导入完成：" + _counts(counts))
+
+
+@catalog_cli.command("demo", help="载入示例目录（海州市西城区）")
+def catalog_demo():
+    click.echo("示例目录已载入：" + _counts(catalog.load_demo()))
+
+
+accounts_cli = AppGroup("accounts", help="账号与访问令牌")
+
+
+@accounts_cli.command("create", help="创建账号并打印一次访问令牌（只保存其哈希）")
+@click.option("--role", required=True, type=click.Choice(["staff", "supervisor", "admin"]))
+@click.option("--hall", "hall", default=None, help="所属大厅编码（admin 可省略）")
+@click.option("--name", required=True)
+def accounts_create(role, hall, name):
+    try:
+        account, token = auth.create_account(role=role, hall_code=hall, name=name)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"账号 {account.id}（{account.role}，{account.hall_code or '全部大厅'}）已创建。访问令牌（只显示这一次）：")
+    click.echo(token)
+
+
+opendata_cli = AppGroup("opendata", help="评价结果公开：匿名化的开放数据文件")
+
+
+@opendata_cli.command("export", help="导出 SQLite 文件（Datasette 可直接打开），旁附 metadata.json")
+@click.argument("out", type=click.Path(dir_okay=False))
+def opendata_export(out):
+    click.echo(f"已导出 {out}：" + _counts(opendata.export(out)))
+
+
+stats_cli = AppGroup("stats", help="统计汇总")
+
+
+@stats_cli.command("rollup", help="刷新按日汇总表（定时任务也会执行）")
+def stats_rollup():
+    click.echo(f"汇总已更新：{rollup.refresh()}")
+
+
+calendar_cli = AppGroup("calendar", help="工作日历：法定节假日与调休上班日")
+
+
+@calendar_cli.command("import", help="从 chinesecalendar 导入全部已公布年份（不覆盖管理员设置的日期）")
+def calendar_import():
+    result = calendar_admin.import_package()
+    click.echo(f"已导入 {result['first_year']}–{result['last_year']} 年的 {result['days']} 个调整日；"
+               f"重新计算期限的事项 {result['deadlines_changed']} 个")
+
+
+@calendar_cli.command("set", help="设置某天为工作日或休息日，例如 flask calendar set 2027-02-08 --holiday --name 春节")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--workday/--holiday", "is_workday", required=True, help="上班（调休）或放假")
+@click.option("--name", default=None, help="节日名称")
+def calendar_set(day, is_workday, name):
+    try:
+        result = calendar_admin.set_day(date(day.year, day.month, day.day), is_workday, name)
+    except ServiceError as exc:
+        _fail(exc)
+    kind = "工作日" if is_workday else "休息日"
+    click.echo(f"{result['day']} 已设为{kind}；重新计算期限的事项 {result['deadlines_changed']} 个")
+
+
+GROUPS = (catalog_cli, accounts_cli, opendata_cli, stats_cli, calendar_cli)
+
+
+def register(app: Flask) -> None:
+    for group in GROUPS:
+        app.cli.add_command(group)
