@@ -11,7 +11,7 @@ from models import Case, db
 from . import catalog
 from .auth import Principal
 from .database import writes
-from .errors import Conflict, NotFound, ValidationFailed
+from .errors import Conflict, ValidationFailed
 from .security import derive, hash_token
 from .sqlutil import PlainStatements
 from .timeutil import now
@@ -98,11 +98,3 @@ def register(principal: Principal, data: dict) -> tuple[Case, str, bool]:
     if not _same_content(case, data):
         raise Conflict(f"办件编号 {case_no} 已登记，且内容与本次提交不同", code="case_conflict")
     return case, rating_token(hall, case_no), False
-
-
-def get_case(principal: Principal, hall: str, case_no: str) -> Case:
-    principal.check_hall(hall)
-    case = _existing(hall, case_no)
-    if case is None:
-        raise NotFound("未找到该办件")
-    return case

@@ -286,7 +286,6 @@ def update_tag(code: str, data: dict) -> Tag:
 
 
 # ---- CSV import --------------------------------------------------------------------------------------------
-CSV_COLUMNS = ["type", "code", "name", "level", "parent", "address", "hall", "department", "halls", "applies_to"]
 _KIND_ORDER = {"hall": 0, "window": 1, "item": 2, "tag": 3}
 
 

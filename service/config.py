@@ -53,8 +53,6 @@ def load_config(app, overrides: dict | None = None) -> None:
         "RATE_LIMIT_RECEIPT_READS": _env_rate("RATE_LIMIT_RECEIPT_READS", "120/60"),
         # Browser origins allowed to call the API (comma-separated); empty means CORS stays closed.
         "CORS_ORIGINS": [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()],
-        "PAGE_LIMIT_DEFAULT": 50,
-        "PAGE_LIMIT_MAX": 200,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # How long the 304 fast path of GET /rectifications trusts a token it accepted (0: read it every time).
         "AUTH_CACHE_SECONDS": _env_int("AUTH_CACHE_SECONDS", 5),

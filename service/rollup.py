@@ -19,7 +19,7 @@ from .vocab import BAD_MAX_SCORE
 
 RATINGS, CASES = "ratings", "cases"
 ZERO = literal_column("0")
-GRACE = timedelta(minutes=10)
+RATINGS_SETTLE_AFTER_MIDNIGHT = time(0, 10)
 
 
 def watermarks() -> dict[str, date | None]:
@@ -31,7 +31,8 @@ def final_days(moment: datetime) -> tuple[date, date]:
     """(last final day of ratings, last final day of cases) as of this moment."""
     local = moment.astimezone(SHANGHAI)
     today = local.date()
-    ratings_final = today - timedelta(days=1 if local.time() >= time(0, 10) else 2)
+    # A day's ratings are final ten minutes after midnight, once requests still committing have landed.
+    ratings_final = today - timedelta(days=1 if local.time() >= RATINGS_SETTLE_AFTER_MIDNIGHT else 2)
     window = current_app.config["RATING_WINDOW_DAYS"]
     return ratings_final, min(ratings_final, today - timedelta(days=window + 1))
 

@@ -8,7 +8,9 @@ LEVELS = {
     2: ("dissatisfied", "不满意"),
     1: ("very_dissatisfied", "非常不满意"),
 }
-BAD_MAX_SCORE = 2
+BAD_MAX_SCORE = 2  # 差评: 不满意 and 非常不满意
+GOOD_MIN_SCORE = 3  # 好评率 counts 基本满意 and better
+PRAISE_MIN_SCORE = 4  # 满意 and 非常满意: a bad-only tag does not fit them
 DEFAULT_SCORE = 3
 
 CHANNELS = {
@@ -37,6 +39,10 @@ def level_of(score: int) -> tuple[str, str]:
 
 def is_bad(score: int) -> bool:
     return score <= BAD_MAX_SCORE
+
+
+def is_good(score: int) -> bool:
+    return score >= GOOD_MIN_SCORE
 
 # 我陪群众走流程
 WALKTHROUGH_MODES = {
