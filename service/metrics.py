@@ -83,9 +83,11 @@ def _case_keys(group_by: str):
 
 
 def _key(group_by: str, values: tuple) -> str | None:
+    """Window and staff rows are keyed by hall (`HALL/WINDOW`, `HALL/STAFF_NO`); a rating that names no window
+    (or no staff) is counted in its hall's own row, keyed `HALL`, so rows of different halls never merge."""
     values = tuple(v.isoformat() if isinstance(v, date) else (None if v is None else str(v)) for v in values)
     if group_by in ("window", "staff"):
-        return None if values[1] is None else f"{values[0]}/{values[1]}"
+        return values[0] if values[1] is None else f"{values[0]}/{values[1]}"
     return values[0]
 
 
@@ -96,13 +98,18 @@ def _labels(group_by: str, keys) -> dict:
     if group_by == "item":
         return dict(db.session.execute(select(ServiceItem.code, ServiceItem.name)
                                        .where(ServiceItem.code.in_(keys))).all())
-    if group_by == "window":
+    if group_by in ("window", "staff"):
         halls = dict(db.session.execute(select(Hall.code, Hall.name)).all())
         windows = {f"{h}/{w}": n for h, w, n in db.session.execute(select(Window.hall_code, Window.code, Window.name))}
-        return {k: f"{halls.get(k.split('/', 1)[0], '')} {windows.get(k, k.split('/', 1)[1])}".strip() for k in keys}
-    if group_by == "staff":
-        halls = dict(db.session.execute(select(Hall.code, Hall.name)).all())
-        return {k: f"{halls.get(k.split('/', 1)[0], '')} 工号{k.split('/', 1)[1]}" for k in keys}
+        labels = {}
+        for k in keys:
+            hall, _, unit = k.partition("/")
+            if not unit:
+                part = _UNSPECIFIED[group_by]
+            else:
+                part = windows.get(k, unit) if group_by == "window" else f"工号{unit}"
+            labels[k] = f"{halls.get(hall, hall)} {part}".strip()
+        return labels
     return {k: k for k in keys}
 
 
@@ -234,18 +241,41 @@ def stats(principal: Principal, *, hall: str | None, start: date | None, end: da
     return rows
 
 
+TAG_GROUPS = {"bad": "差评", "good": "非差评"}
+
+
+def _tag_group(score_column, group: str):
+    return score_column <= BAD_MAX_SCORE if group == "bad" else score_column > BAD_MAX_SCORE
+
+
 def tag_stats(principal: Principal, *, hall: str | None, start: date | None, end: date | None) -> dict:
-    """Each tag's count and 占比 (share of the effective ratings in range that carry it)."""
+    """Each tag's count and 占比 over the ratings that could carry it, as the published survey tables give them:
+    a bad tag among the 差评, a good tag among the other ratings, an `any` tag among all; default ratings (which
+    carry no tags) are left out. Each group also reports the ratings that carry none of its tags (以上均无)."""
     period = period_of(start, end)
     halls = halls_in_scope(principal, hall)
-    where = _rating_filter(halls, period)
-    total = db.session.execute(select(func.count()).select_from(Rating).where(where)).scalar_one()
-    counts = dict(db.session.execute(
-        select(RatingTag.tag_code, func.count()).join(Rating, Rating.id == RatingTag.rating_id).where(where)
-        .group_by(RatingTag.tag_code)).all())
+    where = and_(_rating_filter(halls, period), Rating.is_default.is_(False))
+    bad, total = db.session.execute(select(func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)), func.count())
+                                    .select_from(Rating).where(where)).one()
+    bad = bad or 0
+    bases = {"bad": bad, "good": total - bad, "any": total}
     tags = db.session.execute(select(Tag).order_by(Tag.code)).scalars().all()
+    kinds = {t.code: t.applies_to for t in tags}
+    # Counted inside the tag's own group: a bad tag on a 基本满意 rating is outside the 差评 group it describes.
+    in_group = or_(Tag.applies_to == "any", and_(Tag.applies_to == "bad", _tag_group(Rating.score, "bad")),
+                   and_(Tag.applies_to == "good", _tag_group(Rating.score, "good")))
+    counts = dict(db.session.execute(
+        select(RatingTag.tag_code, func.count()).join(Rating, Rating.id == RatingTag.rating_id)
+        .join(Tag, Tag.code == RatingTag.tag_code).where(where, in_group).group_by(RatingTag.tag_code)).all())
     items = [{"code": t.code, "label": t.label, "applies_to": t.applies_to, "count": counts.get(t.code, 0),
-              "share": rate(counts.get(t.code, 0), total)} for t in tags]
+              "base": bases[t.applies_to], "share": rate(counts.get(t.code, 0), bases[t.applies_to])} for t in tags]
     items.sort(key=lambda i: (-i["count"], i["code"]))
-    return {"from": period.start, "to": period.end, "ratings": total, "items": items}
-
+    groups = []
+    for group, label in TAG_GROUPS.items():
+        own = [code for code, kind in kinds.items() if kind in (group, "any")]
+        tagged = select(RatingTag.rating_id).where(RatingTag.rating_id == Rating.id, RatingTag.tag_code.in_(own))
+        untagged = db.session.execute(select(func.count()).select_from(Rating).where(
+            where, _tag_group(Rating.score, group), ~tagged.exists())).scalar_one()
+        groups.append({"applies_to": group, "label": label, "ratings": bases[group], "none": untagged,
+                       "none_share": rate(untagged, bases[group])})
+    return {"from": period.start, "to": period.end, "ratings": total, "items": items, "groups": groups}

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from models import Case, DailyHallStats, Rating, RatingTag, db
+from models import Case, DailyHallStats, Rating, RatingTag, RollupState, db
 from tests.helpers import API, assert_problem
 
 OCT = date(2026, 10, 1)
@@ -111,17 +111,55 @@ def test_scope_limits_what_is_counted(client, tokens, dataset):
 
 
 def test_tag_shares(client, tokens, dataset):
+    """Shares as the survey tables give them: bad tags among 差评, good tags among the rest, defaults left out."""
     response = client.get(f"{API}/stats/tags", query_string={"from": "2026-10-01", "to": "2026-10-31", "hall": "HZ-XC"},
                           headers=tokens["admin"])
     body = response.get_json()
     # hall=HZ-XC covers the district centre and the halls under it (the street hall's October ratings too).
-    effective_xc = len(dataset["xc"]) + 2 + sum(1 for _, d in dataset["jn"] if d.month == 10)
-    assert body["ratings"] == effective_xc
+    # Counted by hand: the centre's five tagged ratings and case A's 5 (the default on case B and the two ratings
+    # an appeal took out do not count), and the street hall's two October 差评, which carry no tag.
+    october_jn = [s for s, d in dataset["jn"] if d.month == 10]
+    scores = [s for s, _ in dataset["xc"]] + [5] + october_jn
+    bad = [s for s in scores if s <= 2]
+    assert body["ratings"] == len(scores) == 8
     tags = {t["code"]: t for t in body["items"]}
-    queue = sum(1 for s, _ in dataset["xc"] if s <= 3)  # the not-effective QUEUE rating is left out
-    assert tags["QUEUE"]["count"] == queue and tags["QUEUE"]["share"] == round(queue / effective_xc, 4)
+    # QUEUE sits on the centre's 3, 2 and 1; the 3 is no 差评, so only the 2 and the 1 count, among 4 差评.
+    assert tags["QUEUE"]["count"] == 2 and tags["QUEUE"]["base"] == len(bad) == 4
+    assert tags["QUEUE"]["share"] == 0.5
+    # EFFICIENT sits on the 5 and the 4, among the four ratings that are not 差评 (5, 4, 3 and case A's 5).
+    assert tags["EFFICIENT"]["count"] == 2 and tags["EFFICIENT"]["base"] == 4 and tags["EFFICIENT"]["share"] == 0.5
     assert tags["MATERIALS"]["count"] == 0 and tags["MATERIALS"]["share"] == 0.0
-    assert body["items"][0]["code"] == "QUEUE"  # most frequent first
+    assert tags["ENVIRONMENT"]["base"] == 8  # an `any` tag can sit on every rating
+    groups = {g["applies_to"]: g for g in body["groups"]}
+    # 以上均无: the street hall's two 差评; among the rest, the 3 (it carries a bad tag only) and case A's 5.
+    assert groups["bad"] == {"applies_to": "bad", "label": "差评", "ratings": 4, "none": 2, "none_share": 0.5}
+    assert groups["good"]["ratings"] == 4 and groups["good"]["none"] == 2 and groups["good"]["none_share"] == 0.5
+    assert body["items"][0]["count"] == 2  # most frequent first
+
+
+def test_every_grouping_adds_up_to_the_range_total(client, tokens, dataset):
+    """Rows without a window (or staff number) of different halls are not merged into one row."""
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    _rating("HZ-XC", 4, date(2026, 10, 9), window=None, staff=None)
+    _rating("HZ-XC-JN", 2, date(2026, 10, 9), window=None, staff=None)
+    db.session.commit()
+    if db.session.query(DailyHallStats).count():  # the rolled variant: roll October again with the two new ratings
+        from service import rollup
+
+        db.session.query(DailyHallStats).delete()
+        db.session.query(RollupState).delete()
+        db.session.commit()
+        rollup.refresh()
+    totals = {}
+    for group_by in ("hall", "item", "window", "staff", "day", "month"):
+        rows = _rows(client, tokens["admin"], group_by=group_by, **period)
+        totals[group_by] = sum(r["ratings"] for r in rows.values())
+    assert len(set(totals.values())) == 1, totals
+    windows = _rows(client, tokens["admin"], group_by="window", **period)
+    assert windows["HZ-XC"]["ratings"] == 1 and windows["HZ-XC-JN"]["ratings"] == 1
+    assert "未指定窗口" in windows["HZ-XC"]["label"]
+    staff = _rows(client, tokens["admin"], group_by="staff", **period)
+    assert staff["HZ-XC-JN"]["ratings"] == 1 and staff["HZ-XC-JN"]["bad"] == 1
 
 
 def test_today_stays_exact_after_a_rollup(client, tokens, dataset):

@@ -45,15 +45,25 @@ class TagShare(BaseSchema):
     code = fields.String()
     label = fields.String()
     applies_to = fields.String()
-    count = fields.Integer()
-    share = fields.Float(allow_none=True, metadata={"description": "占比"})
+    count = fields.Integer(metadata={"description": "本组内带此标签的评价数"})
+    base = fields.Integer(metadata={"description": "可带此标签的评价数：差评标签为差评数，好评标签为其余评价数，通用标签为全部"})
+    share = fields.Float(allow_none=True, metadata={"description": "占比 = count / base"})
+
+
+class TagGroup(BaseSchema):
+    applies_to = fields.String(metadata={"description": "bad：差评；good：其余评价"})
+    label = fields.String()
+    ratings = fields.Integer()
+    none = fields.Integer(metadata={"description": "本组中未选任何本组标签的评价数（以上均无）"})
+    none_share = fields.Float(allow_none=True, metadata={"description": "以上均无的占比"})
 
 
 class TagStatsOut(BaseSchema):
     from_ = fields.Date(data_key="from")
     to = fields.Date()
-    ratings = fields.Integer()
+    ratings = fields.Integer(metadata={"description": "范围内的有效主动评价数（不含默认评价）"})
     items = fields.List(fields.Nested(TagShare))
+    groups = fields.List(fields.Nested(TagGroup))
 
 
 class RankingQuery(BaseSchema):
