@@ -1,6 +1,6 @@
 """What every bench shares, in one place: the repo's paths, the environment a bench runs the service with, ports,
-waiting for a server, stopping one, and fresh databases (a SQLite file, or a uniquely named PostgreSQL database that
-is dropped at the end). The bash scripts reach the same code through bench/lib.sh and this module's command line:
+waiting for a server, stopping one, creating and dropping uniquely named PostgreSQL databases, and counting rows on
+either database. The bash scripts reach the same code through bench/lib.sh and this module's command line:
 
     common.py env                   shell `export` lines: FLASK_APP, APP_ENV, LOG_LEVEL, a fresh SECRET_KEY and PII_KEY
     common.py createdb PREFIX       creates PREFIX_<random> on the PostgreSQL server, prints its name and URL
@@ -19,7 +19,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,22 +121,6 @@ def create_database(prefix: str) -> str:
 def drop_database(name: str) -> None:
     with _admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def fresh_database(kind: str, name: str, workdir: Path):
-    """Yields the SQLAlchemy URL of a fresh database: a SQLite file under workdir, or (kind "postgres") a new
-    PostgreSQL database bench_<name>_<random>, dropped on the way out."""
-    if kind == "sqlite":
-        yield f"sqlite:///{workdir / (name + '.db')}"
-        return
-    if kind not in ("postgres", "postgresql"):
-        raise SystemExit(f"unknown database kind {kind!r} (sqlite or postgres)")
-    dbname = create_database(f"bench_{name}")
-    try:
-        yield pg_url(dbname)
-    finally:
-        drop_database(dbname)
 
 
 def count_rows(db: str, table: str) -> int:
