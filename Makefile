@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint clean
+.PHONY: install run test test-fast lint clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ run: install
 # The whole suite on SQLite; with TEST_DATABASE_URL=postgresql+psycopg://… on a fresh PostgreSQL database.
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The suite without the tests marked slow (several seconds each: scheduler subprocesses, the big hypothesis and fuzz runs).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

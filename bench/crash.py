@@ -4,35 +4,20 @@ times, restart, retry, and prove every rating answered 201 is stored exactly onc
 Every request carries its own Idempotency-Key and a marker in its comment, so rows map back to requests.
 Requests whose answer was lost with the crash are retried with the same key after the restart, and so is
 every acknowledged one: the retries must replay (same id), never store again.
+
+Usage (bench/crash sets up the database and environment): crash.py PORT CYCLES SECONDS THREADS DATABASE_URL
 """
 import http.client
 import json
 import os
 import signal
-import sqlite3
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
-
-
-def start_server(env, port):
-    proc = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-                             "wsgi:app"], cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/api/v1/health")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("gunicorn did not start")
+import common
+from sqlalchemy import create_engine, text
 
 
 def post(port, key, body):
@@ -47,7 +32,7 @@ def post(port, key, body):
 
 def main():
     port, cycles, seconds, threads = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-    db_path = sys.argv[5]
+    url = sys.argv[5]
     env = {**os.environ}
     acked: dict[str, int] = {}      # key → id answered with 201
     unknown: dict[str, dict] = {}   # key → body whose answer was lost
@@ -78,21 +63,20 @@ def main():
                     unknown[key] = body
 
     for cycle in range(cycles):
-        server = start_server(env, port)
+        server = common.start_gunicorn("wsgi:app", port, env)
         stop.clear()
         workers = [threading.Thread(target=load) for _ in range(threads)]
         for t in workers:
             t.start()
         time.sleep(seconds)
-        os.killpg(server.pid, signal.SIGKILL)  # master and both workers, mid-load
-        server.wait()
+        common.stop(server, signal.SIGKILL)  # master and both workers (its process group), mid-load
         stop.set()
         for t in workers:
             t.join()
         print(f"cycle {cycle + 1}: killed with SIGKILL after {seconds}s; 201s so far {len(acked)}, "
               f"answers lost so far {len(unknown)}")
 
-    server = start_server(env, port)
+    server = common.start_gunicorn("wsgi:app", port, env)
     replays = mismatched = recovered = 0
     try:
         for key, body in list(unknown.items()):
@@ -105,11 +89,12 @@ def main():
             replays += replayed
             mismatched += status != 201 or data["id"] != rating_id
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait()
+        common.stop(server)
 
-    con = sqlite3.connect(db_path)
-    rows = con.execute("SELECT id, comment FROM ratings WHERE comment LIKE 'crash-%'").fetchall()
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, comment FROM ratings WHERE comment LIKE 'crash-%'")).all()
+    engine.dispose()
     stored_ids = {r[0] for r in rows}
     per_key: dict[str, int] = {}
     for _, comment in rows:

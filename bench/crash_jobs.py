@@ -11,13 +11,11 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from common import BIN, ROOT, stop
 from sqlalchemy import create_engine, text
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 JOB = "collect_bad_ratings"
 
@@ -72,12 +70,11 @@ def kill_mid_run(engine, env: dict, delay: float) -> dict:
     deadline = time.monotonic() + 60
     while scalar(engine, "SELECT count(*) FROM job_runs WHERE job = :job", job=JOB) == before:
         if time.monotonic() > deadline or proc.poll() is not None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc, signal.SIGKILL)
             raise SystemExit("the scheduler never started the job")
         time.sleep(0.01)
     time.sleep(delay)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    stop(proc, signal.SIGKILL)
     status = scalar(engine, "SELECT status FROM job_runs WHERE job = :job ORDER BY id DESC LIMIT 1", job=JOB)
     items = scalar(engine, "SELECT count(*) FROM rectification_items")
     return {"status": status, "items": items}
@@ -136,8 +133,7 @@ def main() -> None:
             break
         time.sleep(0.2)
     time.sleep(2.5)  # a few more ticks: later runs must find nothing left to do
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=60)
+    stop(proc, timeout=60)
     print(f"restarted scheduler finished the job {time.perf_counter() - t0:.1f} s after it started")
 
     f = figures(engine)

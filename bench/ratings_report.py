@@ -1,12 +1,12 @@
-"""bench/ratings helpers: sample a gunicorn tree's RSS, count stored rows, and print the comparison table.
+"""bench/ratings helpers: sample a gunicorn tree's RSS and print the comparison table (rows are counted by
+`bench/common.py count`, on SQLite or PostgreSQL).
 
     ratings_report.py rss MASTER_PID OUT        sum VmRSS of the master and its workers every 50 ms until killed
-    ratings_report.py count DB TABLE            rows in TABLE of a SQLite file
-    ratings_report.py report OUT_DIR ROUNDS     read OUT_DIR/{ours,baseline}-N.{wrk,rss,rows} and print the table
+    ratings_report.py report OUT_DIR ROUNDS     read OUT_DIR/{ours,baseline}-N.{wrk,rss,rows} and print the table;
+                                                exit status 1 when a target is missed
 """
 import json
 import signal
-import sqlite3
 import statistics
 import sys
 import time
@@ -47,11 +47,6 @@ def sample_rss(master: int, out: str) -> None:
         peak = max(peak, sum(_rss_kb(p) for p in [master, *_children(master)]))
         Path(out).write_text(str(peak))
         time.sleep(0.05)
-
-
-def count_rows(db: str, table: str) -> int:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
 
 
 def _load(out: Path, name: str) -> dict:
@@ -107,8 +102,6 @@ if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "rss":
         sample_rss(int(sys.argv[2]), sys.argv[3])
-    elif cmd == "count":
-        print(count_rows(sys.argv[2], sys.argv[3]))
     elif cmd == "report":
         sys.exit(report(Path(sys.argv[2]), int(sys.argv[3])))
     else:

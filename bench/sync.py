@@ -9,9 +9,7 @@ import argparse
 import http.client
 import json
 import os
-import secrets
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,10 +20,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from cryptography.fernet import Fernet
+from common import BIN, ROOT, bench_env, require_free, start_gunicorn, stop
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(os.environ.get("VENV", ROOT / ".venv")) / "bin"
 PREFIX = "/api/v1"
 STEPS = ["consult", "ticket", "wait", "accept", "form", "submit_docs", "approve", "pay", "deliver", "rate", "online"]
 CATEGORIES = ["materials", "process", "time_limit", "attitude", "efficiency", "disclosure", "facilities"]
@@ -109,21 +105,6 @@ def _ppid(proc: Path) -> int | None:
     return None
 
 
-def wait_healthy(port: int, server: subprocess.Popen) -> None:
-    for _ in range(100):
-        if server.poll() is not None:
-            raise SystemExit("gunicorn exited during start-up")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", PREFIX + "/health")
-            if conn.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("gunicorn did not become healthy")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tablets", type=int, default=50, help="number of batches (one per tablet)")
@@ -131,14 +112,14 @@ def main() -> None:
     parser.add_argument("--findings", type=int, default=5, help="findings per walkthrough")
     parser.add_argument("--concurrency", type=int, default=2, help="tablets syncing at the same time")
     parser.add_argument("--baseline", type=int, default=200, help="walkthroughs sent one POST at a time")
-    parser.add_argument("--port", type=int, default=8130)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8130)))
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    require_free(args.port)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-sync-"))
     db_path = tmp / "bench.db"
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": f"sqlite:///{db_path}", "LOG_LEVEL": "WARNING",
-           "SECRET_KEY": secrets.token_urlsafe(32), "PII_KEY": Fernet.generate_key().decode()}
+    env = {**os.environ, **bench_env(DATABASE_URL=f"sqlite:///{db_path}")}
 
     def flask(*cli) -> str:
         return subprocess.run([str(BIN / "flask"), *cli], cwd=ROOT, env=env, check=True, capture_output=True,
@@ -157,11 +138,8 @@ def main() -> None:
     sent_w = args.tablets * args.batch
     sent_f = sent_w * args.findings
 
-    server = subprocess.Popen([str(BIN / "gunicorn"), "--workers", str(args.workers), "--bind",
-                               f"127.0.0.1:{args.port}", "--log-level", "warning", "wsgi:app"],
-                              cwd=ROOT, env=env, start_new_session=True)
+    server = start_gunicorn("wsgi:app", args.port, env, workers=args.workers)
     try:
-        wait_healthy(args.port, server)
         elapsed, results = run_batches(args.port, token, bodies, args.concurrency)
         outcomes = [r["outcome"] for batch in results for r in batch]
         replay_elapsed, replayed = run_batches(args.port, token, bodies, args.concurrency)
@@ -176,8 +154,7 @@ def main() -> None:
         single_elapsed = time.perf_counter() - start
         peaks = peak_rss_kib(server.pid)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)
 
     with sqlite3.connect(db_path) as conn:
         stored_w = conn.execute("SELECT count(*) FROM walkthroughs").fetchone()[0] - args.baseline
@@ -199,11 +176,13 @@ def main() -> None:
           + f"; total {sum(peaks.values()) / 1024:.0f} MiB")
     print(f"  stored               {stored_w} walkthroughs, {stored_f} findings (sent {sent_w}, {sent_f}); "
           f"outcomes {outcomes.count('created')} created, replay {replay_outcomes.count('unchanged')} unchanged")
-    print(f"  target ≥ 2,000 findings/s: {'met' if findings_rate >= 2000 else 'NOT met'}; "
-          f"counts {'verified' if ok else 'MISMATCH'}")
+    fast = findings_rate >= 2000
+    print(f"{'PASS' if fast else 'FAIL'}  ≥ 2,000 findings/s stored: {findings_rate:,.0f}")
+    print(f"{'PASS' if ok else 'FAIL'}  stored and replayed counts equal what was sent")
     if not ok:
         sys.exit(f"stored data differs from what was sent; database kept in {tmp}")
     shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(0 if fast else 1)
 
 
 if __name__ == "__main__":

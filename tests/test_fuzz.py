@@ -5,6 +5,7 @@ answer conforms to the documented schema.
 """
 import os
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -33,6 +34,7 @@ def _exercise(operation, headers, statuses: list):
     run()
 
 
+@pytest.mark.slow
 def test_every_operation_survives_generated_input(app, tokens):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]

@@ -35,6 +35,7 @@ values = {
 bodies = st.fixed_dictionaries({}, optional=values)
 
 
+@pytest.mark.slow
 @settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(bodies)
 def test_whatever_the_shortcut_answers_is_what_the_schema_loads(body):

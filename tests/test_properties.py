@@ -143,6 +143,7 @@ def _expected(status: str, version: int, action: str, who: str, match: str, comp
     return 200
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(sequence=steps)
 def test_any_action_sequence_keeps_the_item_consistent(client, tokens, sequence):

@@ -105,6 +105,7 @@ def _drive(client, tokens, item_id, path):
         assert response.status_code == 200, response.get_json()
 
 
+@pytest.mark.slow
 def test_every_transition_allowed_and_refused(client, tokens, calendar):
     table = {name: (a.sources, a.to) for name, a in ACTIONS.items()}
     pairs = [(status, action) for status in PATHS for action in ACTIONS]
