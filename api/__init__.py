@@ -26,4 +26,3 @@ def register_blueprints(api: Api, app: Flask) -> None:
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=PREFIX)
     rectification.install_poll_fast_path(app, PREFIX)
-    ratings.install_intake_fast_path(app, PREFIX)

@@ -6,12 +6,14 @@ from . import (
     default_ratings,
     export_opendata,
     flag_overdue,
+    purge_expired,
     refresh_stats,
 )
 
-# In the order one scheduler tick runs them: new items first, then deadlines, then lists that are done.
+# In the order one scheduler tick runs them: new items first, then deadlines, then lists that are done; then
+# housekeeping (cheap each tick: it only looks at what expired since the last run).
 JOBS = {m.NAME: m.run for m in (default_ratings, collect_bad_ratings, build_walkthrough_lists, flag_overdue,
-                                close_finished_lists)}
+                                close_finished_lists, purge_expired)}
 
 # Once a day, at (hour, minute) Asia/Shanghai: after midnight, once the day before is final.
 DAILY = {refresh_stats.NAME: (refresh_stats.run, (0, 20)), export_opendata.NAME: (export_opendata.run, (0, 40))}

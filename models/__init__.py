@@ -4,14 +4,14 @@ from .base import Base, db, utcnow
 from .calendar import WorkCalendarDay
 from .catalog import Hall, HallItem, ServiceItem, Tag, Window
 from .jobs import JobRun, SchedulerLease
-from .ops import IdempotencyKey, RateLimitCounter
+from .ops import RateLimitCounter
 from .ratings import Case, Rating, RatingTag
 from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList
 from .stats import DailyHallStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "DailyHallStats", "Finding", "Hall", "HallItem", "IdempotencyKey", "ItemEvent", "JobRun",
+    "Account", "Base", "Case", "DailyHallStats", "Finding", "Hall", "HallItem", "ItemEvent", "JobRun",
     "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem", "RectificationList",
     "RollupState", "SchedulerLease", "ServiceItem", "Tag", "Walkthrough", "Window", "WorkCalendarDay", "db", "utcnow",
 ]

@@ -50,6 +50,10 @@ class Rating(db.Model):
         # planner never prefers it to the covering index for the (many) effective ratings.
         Index("ix_ratings_not_effective", "rated_on", sqlite_where=text("effective IS 0"),
               postgresql_where=text("effective IS false")),
+        # An Idempotency-Key is unique within its client's scope. Partial: most ratings carry no key, and a rating
+        # whose key expired (or was purged) leaves the index.
+        Index("uq_ratings_idempotency", "idempotency_scope", "idempotency_key", unique=True,
+              sqlite_where=text("idempotency_key IS NOT NULL"), postgresql_where=text("idempotency_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -73,6 +77,12 @@ class Rating(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Calendar date in Asia/Shanghai, so day/month grouping is plain SQL on both databases.
     rated_on: Mapped[date] = mapped_column(Date)
+    # The Idempotency-Key the rating was created under (null without one, or once expired): the client's scope as
+    # a keyed hash (never a token or an address in clear), the key, and a keyed hash of the request body. A replay
+    # answers from this row; no response is stored.
+    idempotency_scope: Mapped[str | None] = mapped_column(String(32))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
 
     tags: Mapped[list["RatingTag"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 

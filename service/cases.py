@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from models import Case, db
+from models import Case, Rating, db
 
 from . import catalog
 from .auth import Principal
@@ -32,15 +32,18 @@ class RatedCase(NamedTuple):
     window_code: str | None
     staff_no: str | None
     rate_before: datetime
+    rating_id: int | None  # the case's rating, if it has one already (一次一评)
 
 
 def _case_by_token():
-    return select(Case.id, Case.hall_code, Case.item_code, Case.window_code, Case.staff_no, Case.rate_before) \
+    return select(Case.id, Case.hall_code, Case.item_code, Case.window_code, Case.staff_no, Case.rate_before,
+                  Rating.id).outerjoin(Rating, Rating.case_id == Case.id) \
         .where(Case.token_hash == bindparam("token_hash"))
 
 
 def find_by_token(reads: PlainStatements, token: str) -> RatedCase | None:
-    rows = reads.rows("cases.by_token", _case_by_token, {"token_hash": hash_token(token)})
+    """The case and, in the same read, whether it is rated already."""
+    rows = reads.rows(_case_by_token, {"token_hash": hash_token(token)})
     return RatedCase(*rows[0]) if rows else None
 
 

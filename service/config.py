@@ -48,6 +48,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "RATE_LIMIT_ANON_RATINGS": _env_rate("RATE_LIMIT_ANON_RATINGS", "10/600"),
         "RATE_LIMIT_ANON_RATINGS_PER_IP": _env_rate("RATE_LIMIT_ANON_RATINGS_PER_IP", "200/600"),
         "CATALOG_CACHE_SECONDS": _env_int("CATALOG_CACHE_SECONDS", 5),
+        # After this an Idempotency-Key is a new request again; the purge_expired job clears it from its rating.
         "IDEMPOTENCY_TTL_HOURS": _env_int("IDEMPOTENCY_TTL_HOURS", 48),
         "TRUST_PROXY_HOPS": _env_int("TRUST_PROXY_HOPS", 0),
         "RATE_LIMIT_RECEIPT_READS": _env_rate("RATE_LIMIT_RECEIPT_READS", "120/60"),
@@ -56,8 +57,6 @@ def load_config(app, overrides: dict | None = None) -> None:
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         # How long the 304 fast path of GET /rectifications trusts a token it accepted (0: read it every time).
         "AUTH_CACHE_SECONDS": _env_int("AUTH_CACHE_SECONDS", 5),
-        # POST /ratings answered before Flask (api.ratings.IntakeFastPath); 0 sends every rating through Flask.
-        "RATING_FAST_PATH": bool(_env_int("RATING_FAST_PATH", 1)),
         # 一体验一反馈一清单: deadlines in working days, and the scheduler (flask jobs serve).
         "RECTIFY_VERIFY_DAYS": _env_int("RECTIFY_VERIFY_DAYS", 1),
         "RECTIFY_DAYS": _env_int("RECTIFY_DAYS", 5),

@@ -1,20 +1,26 @@
-"""Idempotency-Key handling: a retried request with the same key and body gets the first response again."""
+"""Idempotency-Key of POST /ratings: kept on the rating it created, scoped to its client, for IDEMPOTENCY_TTL_HOURS.
+
+A key belongs to its client: the rating token where one is sent, otherwise the client's address and X-Client-Id.
+The same key from another client is another request. A retry by the same client with the same key and body gets
+the first answer again, rebuilt from the rating row (no response is stored); with another body it is a conflict.
+After the TTL the key means nothing any more: the same key is a new request, and the purge job clears it.
+"""
 import hashlib
 import hmac
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, func, select, update
 
-from models import IdempotencyKey, db
+from models import Rating, db
 
 from .errors import BadRequest, Conflict
 from .sqlutil import PlainStatements
-from .timeutil import now
 
 MAX_KEY_LENGTH = 64
+_RATINGS = Rating.__table__
 
 
 def check_key(key: str | None) -> str | None:
@@ -25,58 +31,88 @@ def check_key(key: str | None) -> str | None:
     return key
 
 
+def _mac(purpose: bytes, text: str) -> str:
+    return hmac.new(current_app.config["SECRET_KEY"].encode(), purpose + text.encode(), hashlib.sha256).hexdigest()
+
+
 def request_hash(payload) -> str:
     """Same JSON value → same hash, whatever the key order or whitespace of the body.
 
     Keyed with the server secret: the body may carry a rater's name and phone, and a plain hash of a short
     body could be reversed by trying every mobile number.
     """
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"idempotency:" + canonical.encode(), hashlib.sha256).hexdigest()
+    return _mac(b"idempotency:", json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")))
 
 
-_TABLE = IdempotencyKey.__table__
+def scope_of(rating_token: str | None, ip: str, client_id: str | None) -> str:
+    """The client a key belongs to: its rating token, else its address and X-Client-Id. A keyed hash (128 bits),
+    so neither a token nor a client address is kept in clear."""
+    client = f"token\x1f{rating_token}" if rating_token else f"client\x1f{ip}\x1f{client_id or ''}"
+    return _mac(b"idempotency-scope:", client)[:32]
 
 
-class Stored(NamedTuple):
-    """The first response to a key: its body (minus what can be derived again) and the record it created."""
-    response_body: str
-    resource_id: int | None
+def cutoff(now: datetime) -> datetime:
+    """Keys of ratings created before this have expired."""
+    return now - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
 
 
-def _select():
-    return select(_TABLE.c.request_hash, _TABLE.c.response_body, _TABLE.c.resource_id) \
-        .where(_TABLE.c.scope == bindparam("scope"), _TABLE.c.key == bindparam("key"))
+class Prior(NamedTuple):
+    """The rating a live key created: what its 201 is rebuilt from."""
+    id: int
+    score: int
+    created_at: datetime
 
 
-def lookup(statements: PlainStatements, scope: str, key: str, digest: str) -> Stored | None:
-    """The stored response for this key, or None; the same key with another body is a conflict."""
-    rows = statements.rows("idempotency.lookup", _select, {"scope": scope, "key": key})
+def _by_key():
+    return select(_RATINGS.c.id, _RATINGS.c.score, _RATINGS.c.created_at, _RATINGS.c.request_hash).where(
+        _RATINGS.c.idempotency_scope == bindparam("scope"), _RATINGS.c.idempotency_key == bindparam("key"))
+
+
+def lookup(reads: PlainStatements, scope: str, key: str, digest: str, now: datetime) -> tuple[Prior | None, bool]:
+    """(the rating this live key created or None, whether an expired use of the key is still on a rating).
+    The same live key with another body is a conflict."""
+    rows = reads.rows(_by_key, {"scope": scope, "key": key})
     if not rows:
-        return None
-    request_hash, response_body, resource_id = rows[0]
-    if request_hash != digest:
+        return None, False
+    rating_id, score, created_at, stored_hash = rows[0]
+    if created_at < cutoff(now):
+        return None, True
+    if not hmac.compare_digest(stored_hash, digest):
         raise Conflict("该 Idempotency-Key 已用于另一个不同内容的请求，请为新请求生成新的键",
                        code="idempotency_key_reused")
-    return Stored(response_body, resource_id)
+    return Prior(rating_id, score, created_at), False
 
 
-def remember(statements: PlainStatements, scope: str, key: str, digest: str, status: int, body: dict,
-             resource_id: int | None) -> None:
-    """Writes the response in the caller's write transaction, so the record and its key commit together. A key
-    stored by a concurrent request raises IntegrityError here (or at commit)."""
-    statements.rows("idempotency.remember", lambda: insert(_TABLE), {
-        "scope": scope, "key": key, "request_hash": digest, "status_code": status,
-        "response_body": json.dumps(body, ensure_ascii=False), "resource_id": resource_id, "created_at": now()})
+def _release():
+    return update(_RATINGS).where(_RATINGS.c.idempotency_scope == bindparam("scope"),
+                                  _RATINGS.c.idempotency_key == bindparam("key"),
+                                  _RATINGS.c.created_at < bindparam("cutoff")) \
+        .values(idempotency_scope=None, idempotency_key=None, request_hash=None)
 
 
-def stored_body(row: Stored) -> dict:
-    return json.loads(row.response_body)
+def release_expired(writes: PlainStatements, scope: str, key: str, now: datetime) -> None:
+    """In the caller's write transaction: the key's expired use lets go of it, so that it can be used anew."""
+    writes.rows(_release, {"scope": scope, "key": key, "cutoff": cutoff(now)})
 
 
-def purge_expired() -> int:
-    cutoff = now() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-    result = db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff))
-    db.session.commit()
-    return result.rowcount
+# Ratings below the last watermark looked at again: on PostgreSQL a rating can commit after one with a higher id.
+PURGE_LOOKBACK_IDS = 1000
+
+
+def purge_expired(now: datetime, watermark: dict | None) -> tuple[int, dict]:
+    """Clears the keys of ratings past the TTL (in the caller's transaction; the job commits) → (keys cleared,
+    new watermark). Ratings come in id order, so the expired ones are the ids from the last watermark up to the
+    first rating still inside the TTL: a primary-key range, short when the job runs often, never a scan of all
+    ratings. A key the range missed is harmless: a lookup treats it as expired, and its reuse releases it."""
+    limit = cutoff(now)
+    last = (watermark or {}).get("rating_id", 0)
+    first_live = db.session.execute(select(Rating.id).where(Rating.id > last, Rating.created_at >= limit)
+                                    .order_by(Rating.id).limit(1)).scalar()
+    if first_live is None:
+        first_live = (db.session.execute(select(func.max(Rating.id))).scalar() or last) + 1
+    cleared = db.session.execute(
+        update(Rating).where(Rating.id > last - PURGE_LOOKBACK_IDS, Rating.id < first_live,
+                             Rating.idempotency_key.is_not(None), Rating.created_at < limit)
+        .values(idempotency_scope=None, idempotency_key=None, request_hash=None)
+        .execution_options(synchronize_session=False)).rowcount
+    return cleared, {"rating_id": max(last, first_live - 1)}

@@ -2,12 +2,16 @@
 import hashlib
 import time
 
-from sqlalchemy import bindparam
+from flask import current_app
+from sqlalchemy import bindparam, delete
 
-from models import RateLimitCounter
+from models import RateLimitCounter, db
 
 from .errors import RateLimited
 from .sqlutil import PlainStatements, insert
+from .timeutil import now
+
+LIMITS = ("RATE_LIMIT_ANON_RATINGS", "RATE_LIMIT_ANON_RATINGS_PER_IP", "RATE_LIMIT_RECEIPT_READS")
 
 
 def _upsert(count: int):
@@ -35,8 +39,17 @@ def hit(statements: PlainStatements, *limits: tuple[str, str, tuple[int, int]]) 
     params = {}
     for i, (key, window, _, _) in enumerate(counted):
         params[f"key{i}"], params[f"window{i}"] = key, window
-    counts = dict(statements.rows(("ratelimit.hit", len(counted)), lambda: _upsert(len(counted)), params))
+    counts = dict(statements.rows(_upsert, params, len(counted)))
     for key, window, count_max, period in counted:
         if counts[key] > count_max:
             retry = window + period - now_s
             raise RateLimited(f"提交过于频繁，请在 {retry} 秒后再试", headers={"Retry-After": str(retry)})
+
+
+def purge_stale() -> int:
+    """Deletes the counters of windows that are over (in the caller's transaction; the job commits): those that
+    began more than the longest configured window ago. A counter only matters during its own window."""
+    longest = max(current_app.config[name][1] for name in LIMITS)
+    now_s = int(now().timestamp())
+    return db.session.execute(delete(RateLimitCounter).where(RateLimitCounter.window_start < now_s - longest)
+                              .execution_options(synchronize_session=False)).rowcount

@@ -1,6 +1,6 @@
 """好差评 intake and reads: one rating per case, retries never double-count, personal data encrypted and masked."""
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select
@@ -15,10 +15,8 @@ from .pagination import keyset_page
 from .receipts import receipt_for, receipt_matches
 from .security import encrypt, mask_name, mask_phone
 from .sqlutil import PlainStatements, plain_statements
-from .timeutil import end_of_day, iso, local_date, now, start_of_day
-from .vocab import TAG_APPLIES, is_bad, level_of
-
-IDEMPOTENCY_SCOPE = "POST /ratings"
+from .timeutil import end_of_day, local_date, now, start_of_day
+from .vocab import TAG_APPLIES, is_bad
 
 
 @dataclass(frozen=True)
@@ -27,63 +25,84 @@ class Client:
     client_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Created:
+    """A stored rating as its 201 shows it (the schema derives level, level_label and is_bad from the score)."""
+    id: int
+    score: int
+    created_at: datetime
+    receipt: str
+    replayed: bool = False
+
+
 # ---- intake ------------------------------------------------------------------------------------------------
 # Every public rating takes this path, so it runs on plain statements (compiled once, on a pooled DBAPI connection)
 # rather than the Session: its reads come first, outside any write transaction, and the write transaction holds
-# SQLite's writer lock only for the statements that write (rate-limit counters, rating, tags, idempotency key).
-def submit(data: dict, *, client: Client, idempotency_key: str | None, raw_body) -> tuple[dict, bool]:
-    """Store one rating. Returns (response body, replayed).
+# SQLite's writer lock only for the statements that write: the rate-limit counters (ratings without a case), the
+# rating (which carries its Idempotency-Key) and its tags.
+def submit(data: dict, *, client: Client, idempotency_key: str | None, raw_body) -> Created:
+    """Store one rating, or answer a retry of one.
 
-    A retry under the same Idempotency-Key is looked for only when the rating is refused: by the key's own unique
-    constraint (the first attempt was stored), by the case's (another rating won), or by any other refusal (409,
-    429, a 422 after a catalog change). A stored first response then wins, and the same key with another body is
-    409 `idempotency_key_reused`, as before. So a first attempt, nearly every request, costs no lookup."""
+    A retry under the same Idempotency-Key (same client, see service.idempotency) is looked for only when the rating
+    is refused: by the key's own unique index (the first attempt was stored), by the case's (another rating won),
+    or by any other refusal (409, 429, a 422 after a catalog change). A live first rating then wins, and the same
+    key with another body is 409 `idempotency_key_reused`. So a first attempt, nearly every request, costs no
+    lookup. A key whose rating is older than the TTL is let go in the write transaction of the new rating."""
     key = idempotency.check_key(idempotency_key)
-    digest = idempotency.request_hash(raw_body) if key else None
+    scope = digest = None
+    if key:
+        scope = idempotency.scope_of(data.get("rating_token"), client.ip, client.client_id)
+        digest = idempotency.request_hash(raw_body)
+    release_expired = False
     with plain_statements() as sql:
-        case_id = None
-        try:
-            values, tag_codes = _build(sql, data)
-            case_id = values["case_id"]
-            body, rating_id = _store(sql, values, tag_codes, client, key, digest)
-        except (ServiceError, IntegrityError):
-            sql.rollback()
-            if key and (prior := idempotency.lookup(sql, IDEMPOTENCY_SCOPE, key, digest)):
-                return _replay(prior), True
-            if case_id is not None and _case_rated(sql, case_id):  # a concurrent rating of the case won
-                raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated") from None
-            raise
-    return {**body, "receipt": receipt_for(rating_id)}, False
+        while True:
+            case_id = None
+            try:
+                values, tag_codes = _build(sql, data)
+                case_id = values["case_id"]
+                values.update(idempotency_scope=scope, idempotency_key=key, request_hash=digest)
+                rating_id = _store(sql, values, tag_codes, client, release_expired)
+                return Created(rating_id, values["score"], values["created_at"], receipt_for(rating_id))
+            except (ServiceError, IntegrityError) as refusal:
+                sql.rollback()
+                if key:
+                    prior, expired = idempotency.lookup(sql, scope, key, digest, now())
+                    if prior is not None:
+                        return Created(prior.id, prior.score, prior.created_at, receipt_for(prior.id), replayed=True)
+                    if expired and isinstance(refusal, IntegrityError) and not release_expired:
+                        release_expired = True  # the key's old rating is past the TTL: a new request, once more
+                        continue
+                if case_id is not None and _case_rated(sql, case_id):  # a concurrent rating of the case won
+                    raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated") from None
+                raise
 
 
-def _store(sql: PlainStatements, values: dict, tag_codes: list[str], client: Client, key: str | None,
-           digest: str | None) -> tuple[dict, int]:
-    """The write transaction of one rating: (the response body without its receipt, rating id)."""
+def _store(sql: PlainStatements, values: dict, tag_codes: list[str], client: Client, release_expired: bool) -> int:
+    """The write transaction of one rating; returns its id."""
     sql.begin_write()
+    if release_expired:
+        idempotency.release_expired(sql, values["idempotency_scope"], values["idempotency_key"], values["created_at"])
     if values["case_id"] is None:
         # Ratings without a case (hall QR code, 综合点评) cannot be tied to a 办件, so they are rate-limited.
         config = current_app.config
         ratelimit.hit(sql, ("rating", f"{client.ip}|{client.client_id or ''}", config["RATE_LIMIT_ANON_RATINGS"]),
                       ("rating-ip", client.ip, config["RATE_LIMIT_ANON_RATINGS_PER_IP"]))
-    ((rating_id,),) = sql.rows("ratings.insert", _insert_rating, values)
-    sql.run_many("ratings.insert_tags", _insert_tag, [{"rating_id": rating_id, "tag_code": code} for code in tag_codes])
-    body = created_body_of(rating_id, values["score"], values["created_at"])
-    if key:
-        idempotency.remember(sql, IDEMPOTENCY_SCOPE, key, digest, 201, body, rating_id)
+    ((rating_id,),) = sql.rows(_insert_rating, values)
+    if tag_codes:
+        params = {f"tag{i}": code for i, code in enumerate(tag_codes)}
+        sql.rows(_insert_tags, {**params, "rating_id": rating_id}, len(tag_codes))
     sql.commit()
-    return body, rating_id
+    return rating_id
 
 
 def _insert_rating():
     return insert(Rating.__table__).returning(Rating.__table__.c.id)
 
 
-def _insert_tag():
-    return insert(RatingTag.__table__)
-
-
-def _replay(row: idempotency.Stored) -> dict:
-    return {**idempotency.stored_body(row), "receipt": receipt_for(row.resource_id)}
+def _insert_tags(count: int):
+    """One statement for all the tags of a rating (up to 10), rather than one per tag."""
+    return insert(RatingTag.__table__).values([{"rating_id": bindparam("rating_id"), "tag_code": bindparam(f"tag{i}")}
+                                               for i in range(count)])
 
 
 def _rating_of_case():
@@ -91,7 +110,7 @@ def _rating_of_case():
 
 
 def _case_rated(reads: PlainStatements, case_id: int) -> bool:
-    return bool(reads.rows("ratings.of_case", _rating_of_case, {"case_id": case_id}))
+    return bool(reads.rows(_rating_of_case, {"case_id": case_id}))
 
 
 def _build(reads: PlainStatements, data: dict) -> tuple[dict, list[str]]:
@@ -134,7 +153,7 @@ def _build(reads: PlainStatements, data: dict) -> tuple[dict, list[str]]:
         raise ValidationFailed(errors)
 
     if case is not None:
-        if _case_rated(reads, case.id):
+        if case.rating_id is not None:
             raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated")
         if case.rate_before <= now():
             days = current_app.config["RATING_WINDOW_DAYS"]
@@ -164,26 +183,15 @@ def _check_tags(reads: PlainStatements, codes: list[str], score: int) -> list[st
 
 
 # ---- views -------------------------------------------------------------------------------------------------
-def created_body(rating: Rating) -> dict:
-    return created_body_of(rating.id, rating.score, rating.created_at)
+# The response schemas (api/schemas/ratings.py) own the shape of every answer; these return rows.
+@dataclass(frozen=True)
+class RatingRead:
+    """One rating as its rater or a member of staff reads it: the row, and what was done about it (a 差评)."""
+    rating: Rating
+    rectification: dict | None
 
-
-def created_body_of(rating_id: int, score: int, created_at) -> dict:
-    level, label = level_of(score)
-    return {"id": rating_id, "score": score, "level": level, "level_label": label, "is_bad": is_bad(score),
-            "created_at": iso(created_at)}
-
-
-def view(rating: Rating) -> dict:
-    level, label = level_of(rating.score)
-    return {
-        "id": rating.id, "hall": rating.hall_code, "item": rating.item_code, "window": rating.window_code,
-        "staff_no": rating.staff_no, "score": rating.score, "level": level, "level_label": label,
-        "is_bad": is_bad(rating.score), "channel": rating.channel, "tags": sorted(t.tag_code for t in rating.tags),
-        "comment": rating.comment, "anonymous": rating.anonymous, "name": rating.name_masked,
-        "phone": rating.phone_masked, "is_default": rating.is_default, "effective": rating.effective,
-        "created_at": rating.created_at,
-    }
+    def __getattr__(self, name):  # the rating's own columns read through, so one schema dumps both
+        return getattr(self.rating, name)
 
 
 def rectification_of(rating: Rating) -> dict | None:
@@ -192,7 +200,7 @@ def rectification_of(rating: Rating) -> dict | None:
     return None if item is None else rectification.rater_view(item)
 
 
-def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> dict:
+def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> RatingRead:
     # Counted in its own committed transaction, so that failed guesses count too.
     with plain_statements() as sql:
         sql.begin_write()
@@ -202,17 +210,17 @@ def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> dict:
     # A wrong receipt looks exactly like an unknown id.
     if rating is None or not receipt_matches(rating_id, receipt):
         raise NotFound("未找到该评价，请核对评价编号和回执")
-    return {**view(rating), "rectification": rectification_of(rating) if is_bad(rating.score) else None}
+    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None)
 
 
-def get_for_staff(principal: Principal, rating_id: int) -> dict:
+def get_for_staff(principal: Principal, rating_id: int) -> RatingRead:
     rating = db.session.get(Rating, rating_id)
     if rating is None or not principal.sees(rating.hall_code):
         raise NotFound("未找到该评价")
-    return {**view(rating), "rectification": rectification_of(rating) if is_bad(rating.score) else None}
+    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None)
 
 
-def list_for(principal: Principal, filters: dict, *, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+def list_for(principal: Principal, filters: dict, *, cursor: str | None, limit: int) -> tuple[list[Rating], str | None]:
     stmt = select(Rating)
     hall = filters.get("hall")
     if hall:
@@ -235,4 +243,4 @@ def list_for(principal: Principal, filters: dict, *, cursor: str | None, limit: 
     if end:
         stmt = stmt.where(Rating.created_at <= end_of_day(end))
     rows, next_cursor = keyset_page(stmt, Rating.id, cursor=cursor, limit=limit)
-    return [view(r) for r in rows], next_cursor
+    return rows, next_cursor

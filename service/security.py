@@ -1,6 +1,7 @@
 """Secrets and personal data: token hashing, derived tokens, encryption at rest and masking."""
 import hashlib
 import hmac
+import re
 import secrets
 from base64 import urlsafe_b64encode
 from functools import lru_cache
@@ -45,13 +46,27 @@ def decrypt(blob: bytes | None) -> str | None:
     return _fernet(current_app.config["PII_KEY"]).decrypt(bytes(blob)).decode()
 
 
+# A mainland mobile number: 11 ASCII digits, 1 then 3-9. Matched in full (fullmatch: `$` would accept a trailing
+# newline) and over ASCII only (`\d` also takes full-width and other Unicode digits).
+MOBILE = re.compile(r"1[3-9][0-9]{9}", re.ASCII)
+
+
+def is_mobile(phone: str) -> bool:
+    return MOBILE.fullmatch(phone) is not None
+
+
 def mask_phone(phone: str | None) -> str | None:
+    """`13812345678` → `138****5678`: the network prefix and the last four digits, as a callback would read them."""
     if not phone:
         return None
     return phone[:3] + "****" + phone[-4:]
 
 
 def mask_name(name: str | None) -> str | None:
+    """The first character stays and each other one becomes `*` (`张三丰` → `张**`, `张三` → `张*`); a one-character
+    name shows nothing of itself (`张` → `*`), since its first character is the whole name."""
     if not name:
         return None
-    return name[0] + "*" * max(1, len(name) - 1)
+    if len(name) == 1:
+        return "*"
+    return name[0] + "*" * (len(name) - 1)

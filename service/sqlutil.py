@@ -63,10 +63,10 @@ _compiled: dict[tuple, _Plain] = {}
 _sql_log = logging.getLogger("sqlalchemy.engine.Engine")
 
 
-def _plain(key, build, dialect, names) -> _Plain:
+def _plain(key: tuple, build: Callable, shape: tuple, dialect, names) -> _Plain:
     found = _compiled.get((key, dialect.name))
     if found is None:
-        stmt = build()
+        stmt = build(*shape)
         compiled = stmt.compile(dialect=dialect, column_keys=list(names))
         order = tuple(compiled.positiontup) if compiled.positional else tuple(compiled.binds)
         slots = []
@@ -83,9 +83,23 @@ def _plain(key, build, dialect, names) -> _Plain:
     return found
 
 
+def _key_of(build, params, shape) -> tuple[tuple, Callable, object, tuple]:
+    """(cache key, builder, parameters, shape) of a call `(build, params, *shape)`.
+
+    The statement is named by the function that builds it, plus its shape (e.g. how many rows a multi-row INSERT
+    has): `build(*shape)` must always build the same statement, so a module-level function, never a lambda.
+    A call in the older form `(name, build, params)` (a hand-written string or tuple name) is still understood,
+    keyed by that name, until its callers move to the builder form."""
+    if callable(build):
+        return (build, shape), build, params, shape
+    name, build, params = build, params, shape[0]
+    return (name,), build, params, ()
+
+
 class PlainStatements:
-    """Core statements run on one pooled DBAPI connection; no Session, no ORM objects. A statement is named by a
-    key and built (then compiled) once per dialect; every later use with that key must bind the same names.
+    """Core statements run on one pooled DBAPI connection; no Session, no ORM objects. A statement is named by the
+    function that builds it (and any shape arguments it takes), built and compiled once per dialect; every later
+    use must bind the same names: `rows(build, params, *shape)` runs `build(*shape)`.
 
     Reads need no transaction of their own (the pool rolls back the connection when it is returned). A write is
     `begin_write()`, statements, `commit()`; a database constraint violation raises sqlalchemy's IntegrityError,
@@ -109,9 +123,11 @@ class PlainStatements:
             self._cursor.close()
             self._cursor = None
 
-    def rows(self, key, build, params: dict) -> list[tuple]:
-        """Rows of the statement `build()` with these bound parameters (none for a statement returning nothing)."""
-        plain = _plain(key, build, self._dialect, params)
+    def rows(self, build, params, *shape) -> list[tuple]:
+        """Rows of the statement `build(*shape)` with these bound parameters (none for a statement returning
+        nothing)."""
+        key, build, params, shape = _key_of(build, params, shape)
+        plain = _plain(key, build, shape, self._dialect, params)
         cursor = self._cursor_()
         self._run(cursor.execute, plain, plain.arguments(params))
         if cursor.description is None:
@@ -122,11 +138,12 @@ class PlainStatements:
         return [tuple(value if convert is None else convert(value)
                       for convert, value in zip(plain.results, row, strict=True)) for row in rows]
 
-    def run_many(self, key, build, params: list[dict]) -> None:
+    def run_many(self, build, params, *shape) -> None:
         """The statement once per set of parameters (executemany); nothing returned."""
+        key, build, params, shape = _key_of(build, params, shape)
         if not params:
             return
-        plain = _plain(key, build, self._dialect, params[0])
+        plain = _plain(key, build, shape, self._dialect, params[0])
         self._run(self._cursor_().executemany, plain, [plain.arguments(p) for p in params])
 
     def _run(self, execute, plain: _Plain, arguments) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, func, select, text
 
-from models import HallItem, IdempotencyKey, Rating, db
+from models import HallItem, RateLimitCounter, Rating, db
 from tests.helpers import API, assert_problem, register_case
 
 LEVELS = {5: ("very_satisfied", "非常满意"), 4: ("satisfied", "满意"), 3: ("basically_satisfied", "基本满意"),
@@ -125,6 +125,7 @@ def test_idempotency_key_replays_the_first_response(client, demo):
     second = client.post(f"{API}/ratings", json={"channel": "qrcode", "score": 4, "hall": "HZ-XC"}, headers=headers)
     assert first.status_code == second.status_code == 201
     assert second.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert first.headers["Cache-Control"] == second.headers["Cache-Control"] == "no-store"
     assert first.get_json() == second.get_json()
     assert rating_count() == 1
     assert_problem(client.post(f"{API}/ratings", json={**body, "score": 5}, headers=headers), 409,
@@ -132,8 +133,10 @@ def test_idempotency_key_replays_the_first_response(client, demo):
     assert_problem(client.post(f"{API}/ratings", json=body, headers={"Idempotency-Key": "x" * 65}), 400,
                    "invalid_idempotency_key")
     assert rating_count() == 1
-    stored = db.session.execute(select(IdempotencyKey.response_body)).scalar_one()
-    assert first.get_json()["receipt"] not in stored  # the receipt is derived again, never kept
+    # The replay is rebuilt from the rating row; the receipt is derived again, never kept anywhere.
+    raw = db.session.execute(text("SELECT * FROM ratings")).mappings().one()
+    assert raw["idempotency_key"] == "k-123"
+    assert not any(first.get_json()["receipt"] in str(value) for value in raw.values())
 
 
 def test_a_retry_gets_the_first_response_whatever_would_refuse_it_now(app_factory, tokens):
@@ -306,6 +309,82 @@ def test_stored_request_hash_cannot_be_recomputed_without_the_server_key(client,
 
     body = {"hall": "HZ-XC", "score": 1, "channel": "web", "anonymous": False, "phone": "13700001111"}
     assert client.post(f"{API}/ratings", json=body, headers={"Idempotency-Key": "h-1"}).status_code == 201
-    stored = db.session.execute(select(IdempotencyKey.request_hash)).scalar_one()
+    stored = db.session.execute(select(Rating.request_hash)).scalar_one()
     plain = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode())
     assert stored != plain.hexdigest()
+
+
+GOOD = {"hall": "HZ-XC", "item": "SB-001", "window": "04", "score": 5, "channel": "miniprogram",
+        "tags": ["EFFICIENT", "PATIENT"], "comment": "窗口人员很耐心"}
+
+
+def _stored() -> tuple[int, int]:
+    db.session.expire_all()
+    return tuple(db.session.scalar(select(func.count()).select_from(t)) for t in (Rating, RateLimitCounter))
+
+
+@pytest.mark.parametrize("request_", [
+    {"json": {**GOOD, "hall": "NOPE"}},  # unknown hall (the service's 422)
+    {"json": {**GOOD, "tags": ["EFFICIENT", "QUEUE"], "score": 5}},  # a bad-only tag on praise
+    {"json": {"hall": "HZ-XC", "score": 1, "channel": "web", "anonymous": False}},  # a named 差评 without a phone
+    {"json": {"score": 3, "channel": "web"}},  # neither token nor hall
+    {"json": {"rating_token": "forged", "score": 3, "channel": "web"}},
+    {"json": GOOD, "headers": {"Idempotency-Key": "x" * 65}},  # the service's 400
+    {"json": GOOD, "headers": {"Idempotency-Key": "键"}},
+    {"json": {**GOOD, "score": 6}},  # the schema's 422
+    {"json": {**GOOD, "unknown": 1}},
+    {"json": [GOOD]},
+    {"json": {**GOOD, "comment": "a\u0000b"}},
+    {"data": b'{"hall": "HZ-XC", ', "content_type": "application/json"},  # malformed
+    {"data": b'{"hall": "HZ-XC"}', "content_type": "text/plain"},
+    {"data": b"", "content_type": "application/json"},
+    {"data": b"\xff\xfe{}", "content_type": "application/json"},
+    {"json": GOOD, "query_string": {"hall": "HZ-XC"}},  # unknown query parameter
+    {"data": b"x" * (64 * 1024 + 1), "content_type": "application/json"},  # 413
+], ids=["hall", "tag", "phone", "nothing", "token", "key", "key-ascii", "score", "unknown-field", "array", "nul",
+        "malformed", "text", "empty", "not-utf8", "query", "oversize"])
+def test_every_refusal_is_a_chinese_problem_and_stores_nothing(client, demo, request_):
+    stored = _stored()
+    answered = client.post(f"{API}/ratings", **request_)
+    assert 400 <= answered.status_code < 500
+    assert_problem(answered, answered.status_code)
+    assert "Cache-Control" not in answered.headers or answered.headers["Cache-Control"] != "no-store"
+    assert _stored() == stored
+
+
+def test_a_refused_rating_counts_no_rate_limit(app_factory):
+    app = app_factory(RATE_LIMIT_ANON_RATINGS=(2, 600))
+    with app.app_context():
+        from service import catalog
+
+        catalog.load_demo()
+        client = app.test_client()
+        answers = [client.post(f"{API}/ratings", json=GOOD, headers={"X-Client-Id": c})
+                   for c in ("phone-1",) * 4 + ("phone-2",) * 2]
+        assert [r.status_code for r in answers] == [201, 201, 429, 429, 201, 201]
+        assert 0 < int(answers[3].headers["Retry-After"]) <= 600
+        counts = db.session.scalars(select(RateLimitCounter.count)).all()
+        assert sorted(counts) == [2, 2, 4]  # per client twice each; per address (both clients) four times
+
+
+def test_a_request_with_a_bearer_token_gets_the_same_201(client, demo):
+    carried = client.post(f"{API}/ratings", json=GOOD, headers={"Authorization": "Bearer not-needed"})
+    assert carried.status_code == 201 and carried.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("phone", ["13912345678\n", "13912345678\r\n", " 13912345678", "１３９１２３４５６７８",
+                                   "1391234567８", "١٣٩١٢٣٤٥٦٧٨", "139123456789"])
+def test_a_phone_is_eleven_ascii_digits_and_nothing_else(client, demo, phone):
+    body = {"hall": "HZ-XC", "score": 1, "channel": "miniprogram", "anonymous": False, "name": "李四", "phone": phone}
+    problem = assert_problem(client.post(f"{API}/ratings", json=body), 422, "validation_error")
+    assert problem["errors"]["phone"] == ["手机号码格式不正确，应为 11 位中国大陆手机号"]
+    assert rating_count() == 0
+    assert client.post(f"{API}/ratings", json={**body, "phone": "13912345678"}).status_code == 201
+
+
+@pytest.mark.parametrize("name, masked", [("张", "*"), ("张三", "张*"), ("张三丰", "张**"), ("欧阳娜娜", "欧***")])
+def test_names_are_masked_so_that_no_name_shows_whole(client, demo, name, masked):
+    created = client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 4, "channel": "web", "anonymous": False,
+                                                  "name": name}).get_json()
+    view = client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": created["receipt"]}).get_json()
+    assert view["name"] == masked

@@ -1,12 +1,50 @@
 """Case and rating schemas (好差评)."""
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
-from service.vocab import CHANNELS
+from service.security import is_mobile
+from service.vocab import CHANNELS, is_bad, level_of
 
 from .common import BaseSchema, LocalDateTime, PageQuery
 
-PHONE_PATTERN = r"^1[3-9]\d{9}$"
 _score_msg = "评分必须是 1 到 5 之间的整数"
+
+
+def _mobile(phone: str) -> None:
+    if not is_mobile(phone):
+        raise ValidationError("手机号码格式不正确，应为 11 位中国大陆手机号")
+
+
+# Level, label and 差评 flag are the score's, worked out where the answer is dumped (from service.vocab), so no
+# service function restates them. Each reads the `score` attribute (dump only: several fields read it) and keeps
+# its type in the OpenAPI document.
+class OfScore:
+    def __init__(self, **kwargs):
+        super().__init__(attribute="score", dump_only=True, **kwargs)
+
+
+class Level(OfScore, fields.String):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else level_of(value)[0]
+
+
+class LevelLabel(OfScore, fields.String):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else level_of(value)[1]
+
+
+class IsBad(OfScore, fields.Boolean):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else is_bad(value)
+
+
+class TagCodes(fields.List):
+    """A rating's tags (RatingTag rows) as their codes, in code order."""
+
+    def __init__(self, **kwargs):
+        super().__init__(fields.String(), **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else sorted(tag.tag_code for tag in value)
 
 
 class CaseIn(BaseSchema):
@@ -41,17 +79,17 @@ class RatingIn(BaseSchema):
     comment = fields.String(allow_none=True, validate=validate.Length(max=500, error="评价内容不能超过 500 个字"))
     anonymous = fields.Boolean(load_default=True)
     name = fields.String(allow_none=True, validate=validate.Length(1, 50, error="姓名长度应在 1 到 50 个字之间"))
-    phone = fields.String(allow_none=True, validate=validate.Regexp(
-        PHONE_PATTERN, error="手机号码格式不正确，应为 11 位中国大陆手机号"))
+    phone = fields.String(allow_none=True, validate=_mobile,
+                          metadata={"description": "11 位中国大陆手机号（仅半角数字）", "pattern": "^1[3-9][0-9]{9}$"})
 
 
 class RatingCreated(BaseSchema):
     id = fields.Integer()
     receipt = fields.String()
     score = fields.Integer()
-    level = fields.String()
-    level_label = fields.String()
-    is_bad = fields.Boolean()
+    level = Level()
+    level_label = LevelLabel()
+    is_bad = IsBad()
     created_at = LocalDateTime()
 
 
@@ -65,21 +103,23 @@ class RectificationBrief(BaseSchema):
 
 
 class RatingOut(BaseSchema):
+    """Dumps a rating row (models.Rating) or a service.ratings.RatingRead."""
     id = fields.Integer()
-    hall = fields.String()
-    item = fields.String(allow_none=True)
-    window = fields.String(allow_none=True)
+    hall = fields.String(attribute="hall_code")
+    item = fields.String(attribute="item_code", allow_none=True)
+    window = fields.String(attribute="window_code", allow_none=True)
     staff_no = fields.String(allow_none=True)
     score = fields.Integer()
-    level = fields.String()
-    level_label = fields.String()
-    is_bad = fields.Boolean()
+    level = Level()
+    level_label = LevelLabel()
+    is_bad = IsBad()
     channel = fields.String()
-    tags = fields.List(fields.String())
+    tags = TagCodes()
     comment = fields.String(allow_none=True)
     anonymous = fields.Boolean()
-    name = fields.String(allow_none=True, metadata={"description": "已脱敏"})
-    phone = fields.String(allow_none=True, metadata={"description": "已脱敏，如 138****5678"})
+    name = fields.String(attribute="name_masked", allow_none=True,
+                         metadata={"description": "已脱敏：保留首字，其余为 *（单字姓名为 *）"})
+    phone = fields.String(attribute="phone_masked", allow_none=True, metadata={"description": "已脱敏，如 138****5678"})
     is_default = fields.Boolean()
     effective = fields.Boolean()
     created_at = LocalDateTime()
