@@ -18,7 +18,7 @@ from factory import create_app
 from jobs import JOBS
 from models import db
 from service import calendar_admin
-from service.auth import create_account
+from service.accounts import create_account
 
 RATINGS = int(__import__("os").environ.get("RATINGS", 1_000_000))
 HALLS = [f"BH-{i:02d}" for i in range(1, 21)]

@@ -2,14 +2,16 @@
 
 Each command parses its arguments, calls one service function and prints the outcome; the service functions
 declare their own write intent and own their transaction."""
+import unicodedata
 from datetime import date
 
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from service import auth, calendar_admin, catalog, opendata, rollup
+from service import accounts, calendar_admin, catalog, opendata, rollup
 from service.errors import ServiceError
+from service.timeutil import iso
 
 
 def _fail(exc: ServiceError):
@@ -43,16 +45,72 @@ def catalog_demo():
 accounts_cli = AppGroup("accounts", help="账号与访问令牌")
 
 
+def _scope(view: dict) -> str:
+    return view["hall"] or "全部大厅"
+
+
+@accounts_cli.command("list", help="列出账号（表格；可按大厅、角色、是否启用筛选）")
+@click.option("--hall", default=None, help="所属大厅编码")
+@click.option("--role", default=None, type=click.Choice(["staff", "supervisor", "admin"]))
+@click.option("--active/--inactive", "active", default=None, help="只列启用 / 已停用的账号")
+def accounts_list(hall, role, active):
+    rows, cursor = [], None
+    try:
+        while True:
+            page = accounts.list_accounts({"hall": hall, "role": role, "active": active}, cursor=cursor, limit=200)
+            rows += page["items"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+    except ServiceError as exc:
+        _fail(exc)
+    table = [("ID", "角色", "大厅", "状态", "创建时间", "名称")] + [
+        (str(a["id"]), a["role"], _scope(a), "启用" if a["active"] else "已停用", iso(a["created_at"]), a["name"])
+        for a in rows]
+    widths = [max(_width(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    for row in table:
+        click.echo("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths, strict=False)) + "  "
+                   + row[-1])
+    click.echo(f"共 {len(rows)} 个账号")
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives the text: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 @accounts_cli.command("create", help="创建账号并打印一次访问令牌（只保存其哈希）")
 @click.option("--role", required=True, type=click.Choice(["staff", "supervisor", "admin"]))
 @click.option("--hall", "hall", default=None, help="所属大厅编码（admin 可省略）")
 @click.option("--name", required=True)
 def accounts_create(role, hall, name):
     try:
-        account, token = auth.create_account(role=role, hall_code=hall, name=name)
+        account, token = accounts.create_account(role=role, hall_code=hall, name=name)
     except ServiceError as exc:
         _fail(exc)
     click.echo(f"账号 {account.id}（{account.role}，{account.hall_code or '全部大厅'}）已创建。访问令牌（只显示这一次）：")
+    click.echo(token)
+
+
+@accounts_cli.command("deactivate", help="停用账号：其访问令牌立即失效（重复停用无影响）")
+@click.argument("account_id", type=click.IntRange(min=1))
+def accounts_deactivate(account_id):
+    try:
+        view = accounts.deactivate(account_id)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"账号 {view['id']}（{view['name']}，{view['role']}，{_scope(view)}）已停用，其访问令牌立即失效。")
+
+
+@accounts_cli.command("rotate", help="更换访问令牌：旧令牌立即失效，新令牌只打印这一次")
+@click.argument("account_id", type=click.IntRange(min=1))
+def accounts_rotate(account_id):
+    try:
+        view, token = accounts.rotate(account_id)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"账号 {view['id']}（{view['name']}，{view['role']}，{_scope(view)}）的旧令牌已失效。"
+               "新访问令牌（只显示这一次）：")
     click.echo(token)
 
 

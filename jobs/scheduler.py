@@ -1,4 +1,8 @@
-"""`flask jobs serve`: one APScheduler process per deployment; a database lease keeps a second one idle."""
+"""`flask jobs serve`: one APScheduler process per deployment; a database lease keeps a second one idle.
+
+Each job runs under the lease generation this process last took (service.jobruns.under_lease): if the process was
+paused past its lease and another scheduler took over meanwhile, the job's work is fenced off (rolled back, the run
+recorded as `fenced`) and this process stops running jobs until it holds the lease again."""
 import logging
 import os
 import signal
@@ -30,6 +34,7 @@ class Scheduler:
         self.interval, self.lease_seconds, self.heartbeat_seconds = interval, lease_seconds, heartbeat_seconds
         self.holder = holder_name()
         self.leader = False
+        self.generation: int | None = None  # the lease generation held: the fencing token the jobs run under
         # Jobs run one at a time (SQLite has one writer anyway); the lease has its own thread so a long job
         # never lets it expire.
         self.aps = BackgroundScheduler(
@@ -46,7 +51,8 @@ class Scheduler:
                     self.leader = scheduling.renew(self.holder, self.lease_seconds)
                 if not self.leader:
                     previous = scheduling.current_holder()
-                    self.leader = scheduling.acquire(self.holder, self.lease_seconds)
+                    self.generation = scheduling.acquire(self.holder, self.lease_seconds)
+                    self.leader = self.generation is not None
                     if self.leader and previous not in (None, self.holder):
                         jobruns.mark_interrupted(previous)
                 if self.leader != was:
@@ -59,11 +65,17 @@ class Scheduler:
 
     def _job(self, name: str, fn):
         def run():
-            if not self.leader:
+            generation = self.generation
+            if not self.leader or generation is None:
                 return
             with self.app.app_context():
                 try:
-                    fn(holder=self.holder)
+                    with jobruns.under_lease(self.holder, generation):
+                        outcome = fn(holder=self.holder)
+                    if outcome.status == "fenced" and self.generation == generation:
+                        # Another scheduler holds the lease now: stand by until the next tick says otherwise.
+                        self.leader = False
+                        log.warning("scheduler %s lost the lease (generation %s): jobs stop", self.holder, generation)
                 finally:
                     end_unit_of_work()
 

@@ -1,7 +1,7 @@
 """Scheduled job bookkeeping: one row per run, and the lease that keeps one scheduler per deployment."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import BigIntPK, UTCDateTime, db, utcnow
@@ -16,7 +16,9 @@ class JobRun(db.Model):
     holder: Mapped[str | None] = mapped_column(String(100))  # the scheduler process (or CLI) that ran it
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16))  # running | ok | failed
+    # The scheduler lease generation the run started under (its fencing token); null outside the lease (CLI, tests).
+    generation: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # running | ok | failed | interrupted | fenced
     counts: Mapped[dict | None] = mapped_column(JSON)
     # Where the next run starts looking (e.g. the highest rating id seen); saved with the run's work.
     watermark: Mapped[dict | None] = mapped_column(JSON)
@@ -30,3 +32,7 @@ class SchedulerLease(db.Model):
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The fencing token: raised each time another holder takes the lease over. A job's work commits only while the
+    # generation it started under is still the lease's, so a scheduler that was paused past its lease cannot
+    # commit work after another one took over.
+    generation: Mapped[int] = mapped_column(Integer, default=1, server_default="1")

@@ -6,9 +6,8 @@ from sqlalchemy import bindparam, select
 
 from models import Account, Hall, db
 
-from .database import writes
-from .errors import Forbidden, NotFound, Unauthorized, ValidationFailed
-from .security import hash_token, new_token, same
+from .errors import Forbidden, NotFound, Unauthorized
+from .security import hash_token, same
 from .sqlutil import PlainStatements
 from .vocab import ROLE_RANK, ROLES
 
@@ -111,22 +110,6 @@ def accepted_principal(reads: PlainStatements, token: str | None, max_age: float
     return principal
 
 
-@writes
-def create_account(*, role: str, hall_code: str | None, name: str) -> tuple[Account, str]:
-    """Returns the account and its token; the token is shown once and only its hash is kept."""
-    errors = {}
-    if role not in ROLES:
-        errors["role"] = [f"角色必须是 {', '.join(ROLES)} 之一"]
-    if role != "admin" and not hall_code:
-        errors["hall"] = ["工作人员和监管账号必须指定所属大厅"]
-    if hall_code and db.session.get(Hall, hall_code) is None:
-        errors["hall"] = [f"未知的大厅编码：{hall_code}"]
-    if not name or not name.strip():
-        errors["name"] = ["账号名称不能为空"]
-    if errors:
-        raise ValidationFailed(errors)
-    token = new_token()
-    account = Account(name=name.strip(), role=role, hall_code=hall_code, token_hash=hash_token(token))
-    db.session.add(account)
-    db.session.commit()
-    return account, token
+# create_account moved to service.accounts; still importable from here only for tests/test_walkthroughs.py, which
+# this branch may not edit. Drop this line once that test imports it from service.accounts.
+from .accounts import create_account  # noqa: E402,F401

@@ -115,7 +115,7 @@ def demo(app):
 @pytest.fixture
 def tokens(demo):
     """Bearer headers for one account of each role; staff_b works in another hall."""
-    from service.auth import create_account
+    from service.accounts import create_account
 
     made = {}
     for key, role, hall in [("staff", "staff", "HZ-XC"), ("staff_b", "staff", "HZ-XC-HB"),
