@@ -108,8 +108,3 @@ def accepted_principal(reads: PlainStatements, token: str | None, max_age: float
             _recently_accepted.clear()
         _recently_accepted[digest] = (read_at, principal)
     return principal
-
-
-# create_account moved to service.accounts; still importable from here only for tests/test_walkthroughs.py, which
-# this branch may not edit. Drop this line once that test imports it from service.accounts.
-from .accounts import create_account  # noqa: E402,F401

@@ -109,9 +109,13 @@ RULES = {
     # The rater's own answer, guarded by the receipt (tests/test_rectification).
     "POST /ratings/{rating_id}/answer-satisfaction": Rule("public"),
     "GET /jobs": Rule("supervisor"),
+    "GET /accounts": Rule("admin"),
+    "POST /accounts": Rule("admin"),
+    "POST /accounts/{account_id}/deactivate": Rule("admin"),
+    "POST /accounts/{account_id}/rotate": Rule("admin"),
 }
 
-SAMPLE_ARGS = {"code": "HZ-XC", "item_id": "1", "walkthrough_id": "00000000-0000-4000-8000-000000000000", "window": "01", "rating_id": "1", "id": "00000000-0000-4000-8000-000000000000"}
+SAMPLE_ARGS = {"code": "HZ-XC", "item_id": "1", "walkthrough_id": "00000000-0000-4000-8000-000000000000", "window": "01", "rating_id": "1", "account_id": "1", "id": "00000000-0000-4000-8000-000000000000"}
 
 
 def _routes(app):

@@ -294,7 +294,7 @@ def test_batch_size_and_body_limits(app_factory):
     app = app_factory(SYNC_MAX_BATCH=3, SYNC_MAX_BODY_BYTES=200 * 1024)
     with app.app_context():
         from service import catalog
-        from service.auth import create_account
+        from service.accounts import create_account
 
         catalog.load_demo()
         _, token = create_account(role="staff", hall_code="HZ-XC", name="平板")
