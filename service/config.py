@@ -56,8 +56,8 @@ def load_config(app, overrides: dict | None = None) -> None:
         "PAGE_LIMIT_DEFAULT": 50,
         "PAGE_LIMIT_MAX": 200,
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        # How long the 304 fast path of GET /rectifications trusts a token it accepted (0: read it every time).
-        "AUTH_CACHE_SECONDS": _env_int("AUTH_CACHE_SECONDS", 5),
+        # GET /rectifications' 304 answered before Flask (api.rectification.PollFastPath); 0 leaves it to Flask.
+        "POLL_FAST_PATH": bool(_env_int("POLL_FAST_PATH", 1)),
         # POST /ratings answered before Flask (api.ratings.IntakeFastPath); 0 sends every rating through Flask.
         "RATING_FAST_PATH": bool(_env_int("RATING_FAST_PATH", 1)),
         # 一体验一反馈一清单: deadlines in working days, and the scheduler (flask jobs serve).
