@@ -10,7 +10,6 @@ from .schemas.common import BaseSchema
 
 blp = Blueprint("operations", __name__, description="运行状态")
 
-
 class SchedulerStatus(BaseSchema):
     last_heartbeat = fields.String(allow_none=True)
     stale = fields.Boolean()
@@ -22,10 +21,13 @@ class HealthOut(BaseSchema):
     scheduler = fields.Nested(SchedulerStatus)
 
 
+_health_out = HealthOut()
+
+
 @blp.route("/health")
 class Health(MethodView):
     @public
-    @blp.response(200, HealthOut)
+    @blp.response(200, _health_out)
     def get(self):
         """健康检查"""
         return health.status()

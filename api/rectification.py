@@ -4,7 +4,13 @@ from flask.views import MethodView
 from marshmallow import ValidationError
 from werkzeug.wrappers import Request
 
-from service import rectification
+from service import (
+    rectification,
+    rectification_actions,
+    rectification_lists,
+    rectification_polling,
+    rectification_rater,
+)
 
 from .access import principal, public, requires, token_of
 from .blueprint import Blueprint
@@ -25,27 +31,31 @@ from .schemas.rectification import (
 
 blp = Blueprint("rectification", __name__, description="一体验一反馈一清单：整改清单与整改事项")
 
+_list_query, _list_page, _list_detail = RectificationListQuery(), RectificationListPage(), RectificationListDetail()
+_poll_query, _page, _detail = RectificationQuery(), RectificationPage(), RectificationDetail()
+_action_in, _receipt_query, _answer_in, _answer_out = ActionIn(), ReceiptQuery(), AnswerIn(), AnswerOut()
+
 _etag_header = {"ETag": {"schema": {"type": "string"}, "description": "当前结果的 ETag，轮询时放入 If-None-Match"}}
 
 
 @blp.route("/rectification-lists")
 class Lists(MethodView):
     @requires("staff")
-    @blp.arguments(RectificationListQuery, location="query")
-    @blp.response(200, RectificationListPage)
+    @blp.arguments(_list_query, location="query")
+    @blp.response(200, _list_page)
     def get(self, args):
         """整改清单列表（按权限范围）"""
         cursor, limit, filters = take_page(args)
-        return rectification.list_lists(principal(), filters, cursor=cursor, limit=limit)
+        return rectification_lists.list_lists(principal(), filters, cursor=cursor, limit=limit)
 
 
 @blp.route("/rectification-lists/<code>")
 class ListByCode(MethodView):
     @requires("staff")
-    @blp.response(200, RectificationListDetail)
+    @blp.response(200, _list_detail)
     def get(self, code):
         """整改清单及其事项"""
-        return rectification.get_list(principal(), code)
+        return rectification_lists.get_list(principal(), code)
 
 
 def _poll_args(args: dict) -> tuple[dict, str | None, int]:
@@ -61,22 +71,21 @@ def _not_modified(etag: str):
 @blp.route("/rectifications")
 class Items(MethodView):
     @requires("staff")
-    @blp.arguments(RectificationQuery, location="query")
-    @blp.response(200, RectificationPage, headers=_etag_header)
+    @blp.arguments(_poll_query, location="query")
+    @blp.response(200, _page, headers=_etag_header)
     @blp.alt_response(304, description="结果未变化（If-None-Match 与当前 ETag 相同），无响应体")
     @blp.doc(parameters=[{"in": "header", "name": "If-None-Match", "schema": {"type": "string"},
                           "description": "上次响应的 ETag"}])
     def get(self, args):
         """整改事项（监管轮询：updated_since、游标分页、ETag）"""
         filters, cursor, limit = _poll_args(args)
-        body, etag = rectification.poll_items(principal(), filters, cursor=cursor, limit=limit,
-                                              if_none_match=request.headers.get("If-None-Match"))
+        body, etag = rectification_polling.poll_items(principal(), filters, cursor=cursor, limit=limit,
+                                                      if_none_match=request.headers.get("If-None-Match"))
         if body is None:
             return _not_modified(etag)
         return body, 200, {"ETag": etag}
 
 
-_poll_query = RectificationQuery()
 _parsed_queries: dict[bytes, tuple | None] = {}  # raw query string → loaded args; bounded below
 
 
@@ -145,20 +154,21 @@ class PollFastPath:
             return None
         filters, cursor, limit = _poll_args(args)
         with self.app.app_context():
-            etag = rectification.current_etag_if_matches(
+            etag = rectification_polling.current_etag_if_matches(
                 token_of(request.headers.get("Authorization", "")), Items.get._access, filters, cursor=cursor, limit=limit,
                 if_none_match=request.headers.get("If-None-Match"))
         return None if etag is None else [("ETag", etag), *self.headers]
 
 
 def install_poll_fast_path(app: Flask, prefix: str) -> None:
-    app.wsgi_app = PollFastPath(app, f"{prefix}/rectifications")
+    if app.config["POLL_FAST_PATH"]:
+        app.wsgi_app = PollFastPath(app, f"{prefix}/rectifications")
 
 
 @blp.route("/rectifications/<id:item_id>")
 class ItemById(MethodView):
     @requires("staff")
-    @blp.response(200, RectificationDetail)
+    @blp.response(200, _detail)
     def get(self, item_id):
         """整改事项详情及处理记录"""
         return rectification.get_item(principal(), item_id)
@@ -167,21 +177,21 @@ class ItemById(MethodView):
 @blp.route("/rectifications/<id:item_id>/actions")
 class ItemActions(MethodView):
     @requires("staff")
-    @blp.arguments(ActionIn)
-    @blp.response(200, RectificationDetail)
+    @blp.arguments(_action_in)
+    @blp.response(200, _detail)
     @blp.doc(parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"},
                           "description": "事项的 version；与当前版本不一致时返回 412"}])
     def post(self, data, item_id):
         """对整改事项执行操作（核实、申诉、提交、验收、退回、回头看）"""
-        return rectification.act(principal(), item_id, data, request.headers.get("If-Match"))
+        return rectification_actions.act(principal(), item_id, data, request.headers.get("If-Match"))
 
 
 @blp.route("/ratings/<id:rating_id>/answer-satisfaction")
 class AnswerSatisfaction(MethodView):
     @public
-    @blp.arguments(ReceiptQuery, location="query")
-    @blp.arguments(AnswerIn)
-    @blp.response(200, AnswerOut)
+    @blp.arguments(_receipt_query, location="query")
+    @blp.arguments(_answer_in)
+    @blp.response(200, _answer_out)
     def post(self, args, data, rating_id):
         """评价人对差评整改结果的满意度（1–2 分将重新整改）"""
-        return rectification.answer_satisfaction(rating_id, args.get("receipt"), data["score"])
+        return rectification_rater.answer_satisfaction(rating_id, args.get("receipt"), data["score"])

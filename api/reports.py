@@ -12,6 +12,11 @@ from .schemas.stats import RankingOut, RankingQuery, ReportOut, ReportQuery
 
 blp = Blueprint("reports", __name__, description="排名与月度报告", template_folder="templates")
 
+_ranking_out = RankingOut()
+_ranking_query = RankingQuery()
+_report_out = ReportOut()
+_report_query = ReportQuery()
+
 KPIS = [("good_rate", "好评率"), ("bad_rate", "差评率"), ("active_rate", "主动评价率"), ("rectified_rate", "差评整改率"),
         ("on_time_rate", "按期整改率"), ("callback_rate", "回访率"), ("answer_satisfaction", "整改满意度")]
 
@@ -29,8 +34,8 @@ def localtime(value):
 @blp.route("/rankings")
 class Rankings(MethodView):
     @requires("staff")
-    @blp.arguments(RankingQuery, location="query")
-    @blp.response(200, RankingOut)
+    @blp.arguments(_ranking_query, location="query")
+    @blp.response(200, _ranking_out)
     def get(self, args):
         """按差评率排名（Wilson 置信下限）"""
         return rankings.rankings(principal(), month=args["period"], by=args["by"], hall=args.get("hall"))
@@ -39,8 +44,8 @@ class Rankings(MethodView):
 @blp.route("/reports/monthly")
 class MonthlyReport(MethodView):
     @requires("staff")
-    @blp.arguments(ReportQuery, location="query")
-    @blp.response(200, ReportOut)
+    @blp.arguments(_report_query, location="query")
+    @blp.response(200, _report_out)
     @blp.alt_response(200, description="format=html：可打印的报告页面", content_type="text/html")
     def get(self, args):
         """月度报告（JSON 或 HTML）"""

@@ -9,12 +9,17 @@ from .schemas.stats import StatsOut, StatsQuery, TagStatsOut, TagStatsQuery
 
 blp = Blueprint("stats", __name__, description="统计指标：好评率、差评率、主动评价率、整改率等")
 
+_stats_out = StatsOut()
+_stats_query = StatsQuery()
+_tag_stats_out = TagStatsOut()
+_tag_stats_query = TagStatsQuery()
+
 
 @blp.route("/stats")
 class Stats(MethodView):
     @requires("staff")
-    @blp.arguments(StatsQuery, location="query")
-    @blp.response(200, StatsOut)
+    @blp.arguments(_stats_query, location="query")
+    @blp.response(200, _stats_out)
     def get(self, args):
         """分组统计指标"""
         period = metrics.period_of(args.get("from_"), args.get("to"))
@@ -26,8 +31,8 @@ class Stats(MethodView):
 @blp.route("/stats/tags")
 class TagStats(MethodView):
     @requires("staff")
-    @blp.arguments(TagStatsQuery, location="query")
-    @blp.response(200, TagStatsOut)
+    @blp.arguments(_tag_stats_query, location="query")
+    @blp.response(200, _tag_stats_out)
     def get(self, args):
         """评价标签数量与占比"""
         result = metrics.tag_stats(principal(), hall=args.get("hall"), start=args.get("from_"), end=args.get("to"))

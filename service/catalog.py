@@ -139,23 +139,23 @@ def _tag():
 
 
 def hall_exists_cached(reads: PlainStatements, code: str) -> bool:
-    return _cached(("hall", code), lambda: bool(reads.rows("catalog.hall", _hall_code, {"hall": code})))
+    return _cached(("hall", code), lambda: bool(reads.rows(_hall_code, {"hall": code})))
 
 
 def item_offered_cached(reads: PlainStatements, hall: str, item: str) -> bool:
     return _cached(("item", hall, item),
-                   lambda: bool(reads.rows("catalog.hall_item", _hall_item, {"hall": hall, "item": item})))
+                   lambda: bool(reads.rows(_hall_item, {"hall": hall, "item": item})))
 
 
 def window_exists_cached(reads: PlainStatements, hall: str, window: str) -> bool:
     return _cached(("window", hall, window),
-                   lambda: bool(reads.rows("catalog.hall_window", _hall_window, {"hall": hall, "window": window})))
+                   lambda: bool(reads.rows(_hall_window, {"hall": hall, "window": window})))
 
 
 def tags_cached(reads: PlainStatements, codes: list[str]) -> dict[str, tuple[str, str]]:
     """{code: (label, applies_to)} for the known codes among these."""
     def load(code):
-        rows = reads.rows("catalog.tag", _tag, {"code": code})
+        rows = reads.rows(_tag, {"code": code})
         return rows[0] if rows else None
 
     found = {code: _cached(("tag", code), lambda code=code: load(code)) for code in codes}

@@ -55,8 +55,8 @@ def load_config(app, overrides: dict | None = None) -> None:
         # Browser origins allowed to call the API (comma-separated); empty means CORS stays closed.
         "CORS_ORIGINS": [o.strip() for o in os.environ.get("CORS_ORIGINS", "").split(",") if o.strip()],
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-        # How long the 304 fast path of GET /rectifications trusts a token it accepted (0: read it every time).
-        "AUTH_CACHE_SECONDS": _env_int("AUTH_CACHE_SECONDS", 5),
+        # GET /rectifications' 304 answered before Flask (api.rectification.PollFastPath); 0 leaves it to Flask.
+        "POLL_FAST_PATH": bool(_env_int("POLL_FAST_PATH", 1)),
         # 一体验一反馈一清单: deadlines in working days, and the scheduler (flask jobs serve).
         "RECTIFY_VERIFY_DAYS": _env_int("RECTIFY_VERIFY_DAYS", 1),
         "RECTIFY_DAYS": _env_int("RECTIFY_DAYS", 5),

@@ -96,15 +96,9 @@ def mark_interrupted(holder: str) -> int:
     return done
 
 
-def run_view(run: JobRun) -> dict:
-    return {"id": run.id, "job": run.job, "holder": run.holder, "started_at": run.started_at,
-            "finished_at": run.finished_at, "status": run.status, "counts": run.counts, "error": run.error}
-
-
-def recent(principal: Principal, *, job: str | None, limit: int) -> dict:
+def recent(principal: Principal, *, job: str | None, limit: int) -> list[JobRun]:
     principal.require("supervisor")
     stmt = select(JobRun)
     if job:
         stmt = stmt.where(JobRun.job == job)
-    rows = db.session.execute(stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)).scalars()
-    return {"items": [run_view(r) for r in rows]}
+    return list(db.session.execute(stmt.order_by(JobRun.started_at.desc(), JobRun.id.desc()).limit(limit)).scalars())

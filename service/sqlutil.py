@@ -87,13 +87,8 @@ def _key_of(build, params, shape) -> tuple[tuple, Callable, object, tuple]:
     """(cache key, builder, parameters, shape) of a call `(build, params, *shape)`.
 
     The statement is named by the function that builds it, plus its shape (e.g. how many rows a multi-row INSERT
-    has): `build(*shape)` must always build the same statement, so a module-level function, never a lambda.
-    A call in the older form `(name, build, params)` (a hand-written string or tuple name) is still understood,
-    keyed by that name, until its callers move to the builder form."""
-    if callable(build):
-        return (build, shape), build, params, shape
-    name, build, params = build, params, shape[0]
-    return (name,), build, params, ()
+    has): `build(*shape)` must always build the same statement, so a module-level function, never a lambda."""
+    return (build, shape), build, params, shape
 
 
 class PlainStatements:

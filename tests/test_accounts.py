@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Account, db
-from service import accounts, rectification
+from service import accounts, rectification_polling
 from service.errors import Conflict
 from service.security import hash_token
 from tests.helpers import API, assert_problem, register_case
@@ -14,15 +14,6 @@ from tests.rect_helpers import make_rating, run
 
 URL = f"{API}/accounts"
 POLL = f"{API}/rectifications"
-
-
-@pytest.fixture
-def app(app_factory):
-    # Another branch removes the 304 path's per-process token cache; until then it is switched off here, so these
-    # tests assert the contract ("refused everywhere at once") and not the cache's bound.
-    app = app_factory(AUTH_CACHE_SECONDS=0)
-    with app.app_context():
-        yield app
 
 
 def bearer(token: str) -> dict:
@@ -77,11 +68,11 @@ def polled(client, tokens, monkeypatch):
     first = client.get(POLL, headers=tokens["supervisor"])
     assert first.status_code == 200 and first.get_json()["items"]
     etag = first.headers["ETag"]
-    full_poll = rectification.poll_items
-    monkeypatch.setattr(rectification, "poll_items", lambda *a, **k: pytest.fail("the full path ran"))
+    full_poll = rectification_polling.poll_items
+    monkeypatch.setattr(rectification_polling, "poll_items", lambda *a, **k: pytest.fail("the full path ran"))
     again = client.get(POLL, headers={**tokens["supervisor"], "If-None-Match": etag})
     assert again.status_code == 304 and again.headers["ETag"] == etag
-    monkeypatch.setattr(rectification, "poll_items", full_poll)
+    monkeypatch.setattr(rectification_polling, "poll_items", full_poll)
     return etag
 
 

@@ -1,12 +1,13 @@
 """The supervisors' 304 fast path of GET /rectifications: the same tag, the same refusals, the same headers as the full
-path, and a deactivated token refused at once."""
+path, a deactivated token refused at once, and POLL_FAST_PATH=0 leaving every poll to Flask."""
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
 
 from models import Account, db
-from service import auth, calendar_admin, rectification
+from service import calendar_admin
+from service import rectification_polling as rectification
 from service.auth import authenticate
 from service.security import hash_token
 from service.timeutil import local_date, now
@@ -94,29 +95,26 @@ def _deactivate(headers) -> None:
     db.session.commit()
 
 
-def test_a_deactivated_token_stops_within_the_cache_bound(app, client, items, monkeypatch):
-    assert app.config["AUTH_CACHE_SECONDS"] == 5  # the documented default
-    clock = [1000.0]
-    monkeypatch.setattr(auth, "_clock", lambda: clock[0])
-    etag = _query_of(client, items["staff"])
-    assert client.get(URL, headers={**items["staff"], "If-None-Match": etag}).status_code == 304
-    _deactivate(items["staff"])
-    # Everything but the 304 authenticates afresh: refused at once.
-    assert_problem(client.get(URL, headers=items["staff"]), 401, "invalid_token")
-    assert_problem(client.get(URL, query_string={"status": "pending"},
-                              headers={**items["staff"], "If-None-Match": etag}), 401, "invalid_token")
-    # The 304 of the very query it polls ("your copy is still current", no body) lasts at most the bound.
-    clock[0] += 4.9
-    assert client.get(URL, headers={**items["staff"], "If-None-Match": etag}).status_code == 304
-    clock[0] += 0.2
-    body = assert_problem(client.get(URL, headers={**items["staff"], "If-None-Match": etag}), 401, "invalid_token")
-    assert body["detail"] == "访问令牌无效或已停用"
+def test_a_deactivated_token_gets_no_more_304_at_once(client, items, monkeypatch):
+    """No grace window: the fast path reads the account on every request, as the Flask view does."""
+    for who in ("staff", "supervisor"):
+        etag = _query_of(client, items[who])
+        assert client.get(URL, headers={**items[who], "If-None-Match": etag}).status_code == 304
+        assert client.get(URL, headers={**items[who], "If-None-Match": etag}).status_code == 304  # read again
+        _deactivate(items[who])
+        body = assert_problem(client.get(URL, headers={**items[who], "If-None-Match": etag}), 401, "invalid_token")
+        assert body["detail"] == "访问令牌无效或已停用"
+        assert_problem(client.get(URL, headers=items[who]), 401, "invalid_token")
 
 
-def test_without_the_cache_a_deactivated_token_stops_at_once(app, client, items):
-    app.config["AUTH_CACHE_SECONDS"] = 0
+def test_the_fast_path_switched_off_leaves_the_poll_to_flask(app_factory, items, monkeypatch):
+    app = app_factory(POLL_FAST_PATH=False)
+    client = app.test_client()
     etag = _query_of(client, items["supervisor"])
-    assert client.get(URL, headers={**items["supervisor"], "If-None-Match": etag}).status_code == 304
+    monkeypatch.setattr(rectification, "current_etag_if_matches", lambda *a, **k: pytest.fail("the fast path ran"))
+    calls = _counting_full_path(monkeypatch)
+    again = client.get(URL, headers={**items["supervisor"], "If-None-Match": etag})
+    assert again.status_code == 304 and again.headers["ETag"] == etag and calls == [1]
     _deactivate(items["supervisor"])
     assert_problem(client.get(URL, headers={**items["supervisor"], "If-None-Match": etag}), 401, "invalid_token")
 

@@ -1,4 +1,6 @@
 """一体验一反馈一清单 over HTTP: the full 差评 loop as the rater sees it, every transition, roles, scope, versions."""
+import base64
+import json
 from datetime import timedelta
 
 import pytest
@@ -164,6 +166,29 @@ def test_stale_version_is_412_and_changes_nothing(client, tokens, calendar):
     assert item_of_rating(rating["id"]).status == "rectifying"
     assert act(client, tokens["staff"], item.id, "appeal", if_match='"2"', note="再议").status_code == 200
     assert_problem(act(client, tokens["staff"], item.id, "deny_appeal", if_match="abc"), 400, "invalid_if_match")
+    # Digits str.isdigit() accepts but int() refuses (superscripts, in the headers' latin-1) are no version either.
+    for header in ("²", '"²"', "W/\"¹\"", "3²"):
+        assert_problem(act(client, tokens["staff"], item.id, "deny_appeal", if_match=header), 400, "invalid_if_match")
+    assert item_of_rating(rating["id"]).version == 3
+
+
+def test_a_cursor_beyond_the_id_range_is_400_on_every_list(client, tokens, calendar):
+    """A forged cursor whose id would overflow the database's 64-bit integer is refused like any forged cursor."""
+    make_rating()
+    run("collect_bad_ratings")
+    lists = ["ratings", "rectifications", "rectification-lists", "walkthroughs"]
+    for key in (2**63, 0, -1, 10**30):
+        cursor = base64.urlsafe_b64encode(json.dumps({"id": key}).encode()).decode().rstrip("=")
+        for name in lists:
+            response = client.get(f"{API}/{name}", query_string={"cursor": cursor}, headers=tokens["supervisor"])
+            assert_problem(response, 400, "invalid_cursor")
+        polled = client.get(f"{API}/rectifications", query_string={"cursor": cursor},
+                            headers={**tokens["supervisor"], "If-None-Match": "*"})
+        assert_problem(polled, 400, "invalid_cursor")
+    largest = base64.urlsafe_b64encode(json.dumps({"id": 2**63 - 1}).encode()).decode().rstrip("=")
+    for name in lists:
+        response = client.get(f"{API}/{name}", query_string={"cursor": largest}, headers=tokens["supervisor"])
+        assert response.status_code == 200, (name, response.get_json())
 
 
 def test_bad_input_is_4xx_and_changes_nothing(client, tokens, calendar):

@@ -1,8 +1,11 @@
 """我陪群众走流程: tablet upserts and offline batch sync, scope, read-only after submission, the 体验反馈表."""
+import hashlib
+import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select, text
 
 from models import Finding, Walkthrough, db
@@ -447,7 +450,7 @@ def test_feedback_form_carries_the_rectification_list_code(client, tokens):
 
 def test_a_record_stored_by_another_tablet_meanwhile_is_reported_not_a_500(client, tokens, monkeypatch):
     """The unique key decides a race the batch read could not see; the batch then runs again on fresh state."""
-    from service import walkthroughs as service
+    from service import walkthrough_sync as service
 
     backlog = offline_backlog(5)
     sync(client, tokens["staff"], [backlog[2]])
@@ -466,3 +469,57 @@ def test_a_record_stored_by_another_tablet_meanwhile_is_reported_not_a_500(clien
     assert [r["outcome"] for r in results] == ["created", "created", "unchanged", "created", "created"]
     assert reads == [5, 5]
     assert counts() == (5, 15)
+
+
+# ---- values the schema accepts but no database can store -----------------------------------------------------
+def _send(client, headers, path, body):
+    """JSON with \\u escapes, as a phone's JSON library sends a lone surrogate (the test client would encode it)."""
+    return client.post(f"{API}{path}", data=json.dumps(body), content_type="application/json", headers=headers)
+
+
+def _sync_raw(client, headers, records):
+    response = _send(client, headers, "/sync", {"walkthroughs": records})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["results"]
+
+
+def test_a_record_with_unstorable_values_is_rejected_alone(client, tokens):
+    """A lone surrogate (JSON "\\ud800") anywhere, or a time whose conversion to UTC overflows: that record is
+    rejected with its errors, the others of the batch are stored."""
+    good = offline_backlog(3)
+    surrogate = walkthrough(findings=[finding(), finding(description="窗口\ud800太少")])
+    ancient = walkthrough(started_at="0001-01-01T00:00:00+14:00", ended_at=None)
+    named = walkthrough(observer={"name": "王\udfff"}, summary="ok\ud83d")
+    future = walkthrough(started_at="2100-01-01T00:00:00+08:00", ended_at=None)
+    results = _sync_raw(client, tokens["staff"], [good[0], surrogate, good[1], ancient, named, future, good[2]])
+    assert [r["outcome"] for r in results] == ["created", "rejected", "created", "rejected", "rejected", "rejected",
+                                               "created"]
+    assert list(results[1]["errors"]) == ["findings"] and list(results[1]["errors"]["findings"]) == ["1"]
+    assert "代理项" in results[1]["errors"]["findings"]["1"]["description"][0]
+    assert "2000-01-01" in results[3]["errors"]["started_at"][0]
+    assert set(results[4]["errors"]) == {"observer", "summary"} and "name" in results[4]["errors"]["observer"]
+    assert "started_at" in results[5]["errors"]
+    assert counts() == (3, 9)
+    single = _send(client, tokens["staff"], "/walkthroughs", surrogate)
+    assert assert_problem(single, 422, "validation_error")["errors"]["findings"]["1"]["description"]
+    assert counts() == (3, 9)
+
+
+@pytest.mark.parametrize("fails_in", ["the content hash", "the database write"])
+def test_a_value_the_database_refuses_rejects_that_record_only(client, tokens, monkeypatch, fails_in):
+    """The safety net behind the checks: were one to let such a value through, the batch is stored record by record
+    and only the record that cannot be stored is rejected."""
+    from service import walkthrough_sync
+
+    monkeypatch.setattr(walkthrough_sync, "_screen", lambda data: None)
+    if fails_in == "the database write":  # a hash that copes, so the value reaches the driver
+        monkeypatch.setattr(walkthrough_sync, "content_hash", lambda data: hashlib.sha256(
+            json.dumps(walkthrough_sync._canonical(data)).encode()).hexdigest())
+    good = offline_backlog(2)
+    bad = walkthrough(findings=[finding(description="窗口\ud800太少")])
+    results = _sync_raw(client, tokens["staff"], [good[0], bad, good[1], good[0]])
+    assert [r["outcome"] for r in results] == ["created", "rejected", "created", "unchanged"]
+    assert list(results[1]["errors"]) == ["record"]
+    assert counts() == (2, 6)
+    assert_problem(_send(client, tokens["staff"], "/walkthroughs", bad), 422, "validation_error")
+    assert counts() == (2, 6)

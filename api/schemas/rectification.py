@@ -11,13 +11,15 @@ _score_msg = "评分必须是 1 到 5 之间的整数"
 
 
 class RectificationOut(BaseSchema):
+    """Dumps service.rectification.ItemRow (an item, its list's code, its computed state)."""
+
     id = fields.Integer()
     list_code = fields.String()
     source = fields.String(metadata={"description": "rating | walkthrough"})
     source_id = fields.String(metadata={"description": "评价编号或走流程问题（finding）的 UUID"})
-    hall = fields.String()
-    item = fields.String(allow_none=True)
-    window = fields.String(allow_none=True)
+    hall = fields.String(attribute="hall_code")
+    item = fields.String(attribute="item_code", allow_none=True)
+    window = fields.String(attribute="window_code", allow_none=True)
     problem = fields.String()
     category = fields.String(allow_none=True)
     status = fields.String(metadata={"description": "、".join(f"{k} {v}" for k, v in STATUSES.items())})
@@ -40,8 +42,8 @@ class EventOut(BaseSchema):
     at = LocalDateTime()
     actor = fields.String()
     action = fields.String()
-    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
-    to = fields.String(allow_none=True)
+    from_ = fields.String(data_key="from", attribute="from_status", allow_none=True)
+    to = fields.String(attribute="to_status", allow_none=True)
     note = fields.String(allow_none=True)
 
 
@@ -76,9 +78,11 @@ class ActionIn(BaseSchema):
 
 
 class RectificationListOut(BaseSchema):
+    """Dumps service.rectification.ListRow (a list and its item counts)."""
+
     code = fields.String()
     source = fields.String()
-    hall = fields.String()
+    hall = fields.String(attribute="hall_code")
     period = fields.String(allow_none=True, metadata={"description": "好差评清单所属 ISO 周，如 2026-W48"})
     walkthrough_id = fields.String(allow_none=True)
     status = fields.String(metadata={"description": " | ".join(LIST_STATUSES)})

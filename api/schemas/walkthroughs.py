@@ -4,7 +4,7 @@ import re
 from marshmallow import ValidationError, fields, validate
 
 from service.vocab import FINDING_CATEGORIES, SEVERITIES, STEPS, WALKTHROUGH_MODES, WALKTHROUGH_STATUSES
-from service.walkthroughs import Invalid
+from service.walkthrough_sync import Invalid
 
 from ..errors import validation_problem
 from .common import BaseSchema, LocalDateTime, PageQuery
@@ -155,9 +155,11 @@ class FindingOut(BaseSchema):
 
 
 class WalkthroughSummary(BaseSchema):
+    """Dumps service.walkthroughs.WalkthroughRow."""
+
     id = fields.String()
-    hall = fields.String()
-    item = fields.String()
+    hall = fields.String(attribute="hall_code")
+    item = fields.String(attribute="item_code")
     mode = fields.String()
     mode_label = fields.String()
     observer = fields.Nested(Observer)
@@ -241,13 +243,17 @@ class FeedbackTotals(BaseSchema):
 
 
 class FeedbackSuggestion(BaseSchema):
-    finding_id = fields.String()
+    """A finding with a suggestion (service.walkthroughs.FindingRow)."""
+
+    finding_id = fields.String(attribute="id")
     step = fields.String()
     step_label = fields.String()
-    text = fields.String()
+    text = fields.String(attribute="suggestion")
 
 
 class FeedbackOut(BaseSchema):
+    """Dumps service.walkthroughs.FeedbackForm (the printable page renders the same structure)."""
+
     walkthrough_id = fields.String()
     list_code = fields.String(allow_none=True, metadata={"description": "整改清单编号；清单生成前为 null"})
     status = fields.String()

@@ -1,0 +1,111 @@
+"""The rectification state machine: the actions staff and supervisors take on an item, checked in the order
+scope, role, version (If-Match), status, fields; the change and its event commit together."""
+from sqlalchemy import update
+
+from models import Rating, RectificationItem, db
+
+from .auth import Principal
+from .database import writes
+from .errors import BadRequest, Conflict, PreconditionFailed, ValidationFailed
+from .rectification import (
+    ACTIONS,
+    CLOSED_STATUSES,
+    STATUSES,
+    Action,
+    ItemRow,
+    item_events,
+    mark_changed,
+    record_event,
+    rectify_days,
+    reopen_list,
+    scoped_item,
+    set_deadline,
+    touch,
+)
+from .timeutil import local_date, now
+
+EXTRA_FIELDS = ("note", "resolution", "callback_note", "measures", "result", "answered")
+FIELD_LABELS = {"note": "说明", "resolution": "处理方式", "callback_note": "回访记录", "measures": "整改措施",
+                "result": "整改结果", "answered": "是否已反馈评价人"}
+
+
+def parse_version(header: str | None) -> int | None:
+    """The version an If-Match names: `3`, `"3"` or `W/"3"`; anything else is a 400."""
+    if header is None or header.strip() == "":
+        return None
+    raw = header.strip().removeprefix("W/").strip('"')
+    # ASCII digits only: str.isdigit() also accepts e.g. "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadRequest("If-Match 必须是整改事项的版本号（version），例如 If-Match: 3", code="invalid_if_match")
+    return int(raw)
+
+
+def allowed_actions(principal: Principal, status: str) -> list[str]:
+    return [name for name, a in ACTIONS.items() if status in a.sources and principal.at_least(a.role)]
+
+
+def _check_fields(action: Action, item: RectificationItem, data: dict) -> None:
+    errors = {}
+    for field in EXTRA_FIELDS:
+        value = data.get(field)
+        if field in action.required and (value is None or (isinstance(value, str) and not value.strip())):
+            errors[field] = [f"请填写{FIELD_LABELS[field]}（{field}）"]
+        elif value is not None and field not in action.required + action.optional:
+            errors[field] = [f"此操作不使用{FIELD_LABELS[field]}（{field}）"]
+    if data.get("answered") and item.source != "rating":
+        errors["answered"] = ["只有好差评的整改事项需要反馈评价人"]
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _apply(name: str, item: RectificationItem, data: dict, stamp) -> str | None:
+    """What the action changes besides the status; returns the event's note."""
+    today = local_date(stamp)
+    note = data.get("note")
+    if name == "verify":
+        item.resolution = data["resolution"]
+        if data.get("callback_note"):
+            item.callback_at, item.callback_note = stamp, data["callback_note"]
+        set_deadline(item, today, rectify_days(item.resolution))
+        note = note or data.get("callback_note")
+    elif name in ("deny_appeal", "reopen"):
+        # The appeal paused the work, 回头看 restarts it: a fresh 整改 deadline from today.
+        set_deadline(item, today, rectify_days(item.resolution))
+    elif name == "submit":
+        item.measures, item.result = data["measures"], data["result"]
+        if data.get("answered"):
+            item.answered_at = stamp
+    elif name == "uphold_appeal" and item.source == "rating":
+        # An upheld appeal takes the 差评 out of every metric.
+        db.session.execute(update(Rating).where(Rating.id == int(item.source_id)).values(effective=False))
+    return note
+
+
+@writes
+def act(principal: Principal, item_id: int, data: dict, if_match: str | None) -> ItemRow:
+    """Take one action on an item: scope, role, version, state, fields; the change and its event commit together."""
+    expected = parse_version(if_match)
+    item, code = scoped_item(principal, item_id, lock=True)
+    name = data["action"]
+    action = ACTIONS[name]
+    principal.require(action.role)
+    if expected is not None and expected != item.version:
+        raise PreconditionFailed(f"该事项已被他人修改（当前版本 {item.version}），请刷新后重试",
+                                 code="version_mismatch", current_version=item.version)
+    if item.status not in action.sources:
+        raise Conflict(f"事项当前状态为「{STATUSES[item.status]}」，不能执行「{action.label}」",
+                       code="action_not_allowed", allowed_actions=allowed_actions(principal, item.status))
+    _check_fields(action, item, data)
+
+    stamp = now()
+    before = item.status
+    note = _apply(name, item, data, stamp)
+    item.status = action.to
+    item.closed_at = stamp if action.to in CLOSED_STATUSES else None
+    touch(item, stamp)
+    record_event(item, stamp, principal.name, name, before, note)
+    if action.to not in CLOSED_STATUSES:
+        reopen_list(item.list_id)
+    mark_changed(stamp)
+    db.session.commit()
+    return ItemRow(item, code, local_date(stamp), item_events(item.id))
