@@ -33,6 +33,9 @@ blp = IntakeBlueprint("ratings", __name__, description="好差评：提交、查
 RATING_IN = RatingIn()
 RATING_CREATED = RatingCreated()
 RATING_DETAIL = RatingDetail()
+RATING_LIST_QUERY = RatingListQuery()
+RATING_LIST = RatingList()
+RECEIPT_QUERY = ReceiptQuery()
 # The 201 carries the receipt, the rater's only key to the rating: no cache may keep it, replays included.
 CREATED = {"Cache-Control": "no-store"}
 REPLAYED = {**CREATED, "Idempotent-Replayed": "true"}
@@ -59,8 +62,8 @@ class Ratings(MethodView):
         return created, 201, REPLAYED if created.replayed else CREATED
 
     @requires("staff")
-    @blp.arguments(RatingListQuery, location="query")
-    @blp.response(200, RatingList)
+    @blp.arguments(RATING_LIST_QUERY, location="query")
+    @blp.response(200, RATING_LIST)
     def get(self, args):
         """评价列表（按权限范围）"""
         cursor, limit, args = take_page(args)
@@ -71,7 +74,7 @@ class Ratings(MethodView):
 @blp.route("/ratings/<id:rating_id>")
 class RatingById(MethodView):
     @public
-    @blp.arguments(ReceiptQuery, location="query")
+    @blp.arguments(RECEIPT_QUERY, location="query")
     @blp.response(200, RATING_DETAIL)
     @blp.doc(security=[{}, {"bearerAuth": []}])
     def get(self, args, rating_id):

@@ -16,7 +16,7 @@ from .receipts import receipt_for, receipt_matches
 from .security import encrypt, mask_name, mask_phone
 from .sqlutil import PlainStatements, plain_statements
 from .timeutil import end_of_day, local_date, now, start_of_day
-from .vocab import TAG_APPLIES, is_bad
+from .vocab import BAD_MAX_SCORE, PRAISE_MIN_SCORE, TAG_APPLIES, is_bad
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def _check_tags(reads: PlainStatements, codes: list[str], score: int) -> list[st
         problems.append(f"未知的评价标签：{'、'.join(unknown)}")
     for label, applies_to in tags.values():
         # 基本满意 (3) may carry either kind; a good-only tag on a 差评 or a bad-only tag on praise is a mistake.
-        if applies_to == "good" and is_bad(score) or applies_to == "bad" and score >= 4:
+        if applies_to == "good" and is_bad(score) or applies_to == "bad" and score >= PRAISE_MIN_SCORE:
             problems.append(f"标签「{label}」只适用于{TAG_APPLIES[applies_to]}")
     return problems
 
@@ -233,7 +233,7 @@ def list_for(principal: Principal, filters: dict, *, cursor: str | None, limit: 
         if filters.get(field) is not None:
             stmt = stmt.where(column == filters[field])
     if filters.get("bad") is not None:
-        stmt = stmt.where(Rating.score <= 2 if filters["bad"] else Rating.score > 2)
+        stmt = stmt.where(Rating.score <= BAD_MAX_SCORE if filters["bad"] else Rating.score > BAD_MAX_SCORE)
     start: date | None = filters.get("from")
     end: date | None = filters.get("to")
     if start and end and start > end:

@@ -10,7 +10,7 @@ from models import RectificationItem, RectificationList, db
 from .rectification import CLOCK_STATUSES, STATUSES
 from .sqlutil import local_date_of, month_of
 from .timeutil import end_of_day, local_date, now, start_of_day
-from .vocab import FINDING_CATEGORIES
+from .vocab import FINDING_CATEGORIES, GOOD_MIN_SCORE
 
 # Public free-text columns of rectification items (full-text searchable in the open data file).
 PUBLIC_TEXT_COLUMNS = ["category_label", "status_label"]
@@ -46,7 +46,7 @@ def by_group(group_by, halls, period, key_of) -> dict:
     stmt = (select(*keys, func.count().label("items"), _flag(closed).label("closed"),
                    _flag(_on_time()).label("on_time"), _flag(or_(closed, _late_now(today))).label("on_time_base"),
                    _flag(RectificationItem.callback_at.is_not(None)).label("called_back"),
-                   _flag(RectificationItem.rater_satisfaction >= 3).label("satisfied"),
+                   _flag(RectificationItem.rater_satisfaction >= GOOD_MIN_SCORE).label("satisfied"),
                    _flag(RectificationItem.rater_satisfaction.is_not(None)).label("answers"))
             .where(RectificationItem.source == "rating", RectificationItem.status != "dismissed",
                    RectificationItem.source_on >= period.start, RectificationItem.source_on <= period.end)

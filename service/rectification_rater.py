@@ -18,6 +18,7 @@ from .rectification import (
     touch,
 )
 from .timeutil import local_date, now
+from .vocab import is_bad
 
 
 class Answer(NamedTuple):
@@ -46,7 +47,7 @@ def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> Answ
     item.rater_satisfaction, item.rater_answered_at = score, stamp
     touch(item, stamp)
     record_event(item, stamp, "评价人", "answer_satisfaction", before, f"评价人对整改结果的评价：{score} 分")
-    if score <= 2 and before in ("awaiting_acceptance", "closed"):
+    if is_bad(score) and before in ("awaiting_acceptance", "closed"):
         item.status, item.closed_at = "rectifying", None
         set_deadline(item, local_date(stamp), rectify_days(item.resolution))
         record_event(item, stamp, "评价人", "reopen", before, "评价人对整改结果不满意，回头看")

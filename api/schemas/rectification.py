@@ -125,7 +125,7 @@ class JobRunOut(BaseSchema):
     holder = fields.String(allow_none=True)
     started_at = LocalDateTime()
     finished_at = LocalDateTime(allow_none=True)
-    status = fields.String(metadata={"description": "running | ok | failed | interrupted（调度进程中断）"})
+    status = fields.String(metadata={"description": "running | ok | failed | interrupted（调度进程中断）| fenced（租约已被接管，工作已回滚）"})
     counts = fields.Dict(allow_none=True)
     error = fields.String(allow_none=True)
 
