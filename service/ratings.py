@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Rating, RatingTag, db
 
-from . import cases, catalog, idempotency, ratelimit, rectification
+from . import cases, catalog, idempotency, outbox, ratelimit, rectification
 from .auth import Principal
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .pagination import keyset_page
@@ -67,6 +67,7 @@ def _store(sql: PlainStatements, values: dict, tag_codes: list[str], client: Cli
                       ("rating-ip", client.ip, config["RATE_LIMIT_ANON_RATINGS_PER_IP"]))
     ((rating_id,),) = sql.rows("ratings.insert", _insert_rating, values)
     sql.run_many("ratings.insert_tags", _insert_tag, [{"rating_id": rating_id, "tag_code": code} for code in tag_codes])
+    outbox.emit(outbox.rating_events(rating_id, values, tag_codes), sql)  # events out: same transaction
     body = created_body_of(rating_id, values["score"], values["created_at"])
     if key:
         idempotency.remember(sql, IDEMPOTENCY_SCOPE, key, digest, 201, body, rating_id)

@@ -8,7 +8,7 @@ from sqlalchemy import and_, bindparam, func, literal, or_, select, update
 
 from models import ItemEvent, Rating, RectificationChange, RectificationItem, RectificationList, db
 
-from . import workdays
+from . import outbox, workdays
 from .auth import Principal, accepted_principal
 from .database import writes
 from .errors import BadRequest, Conflict, NotFound, PreconditionFailed, ValidationFailed
@@ -424,6 +424,7 @@ def act(principal: Principal, item_id: int, data: dict, if_match: str | None) ->
     item.closed_at = stamp if action.to in CLOSED_STATUSES else None
     _touch(item, stamp)
     _event(item, stamp, principal.name, name, before, note)
+    outbox.emit(outbox.item_changed(item, before, name, stamp))  # events out: same transaction
     if action.to not in CLOSED_STATUSES:
         _reopen_list(item.list_id)
     mark_changed(stamp)
@@ -480,6 +481,7 @@ def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> dict
         item.status, item.closed_at = "rectifying", None
         _set_deadline(item, local_date(stamp), rectify_days(item.resolution))
         _event(item, stamp, "评价人", "reopen", before, "评价人对整改结果不满意，回头看")
+        outbox.emit(outbox.item_changed(item, before, "reopen", stamp))  # events out: same transaction
         _reopen_list(item.list_id)
     mark_changed(stamp)
     db.session.commit()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import raiseload
 
 from models import Finding, Hall, HallItem, ServiceItem, Walkthrough, db
 
-from . import rectification
+from . import outbox, rectification
 from .auth import Principal
 from .database import writes
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
@@ -222,6 +222,9 @@ def _write(principal: Principal, batch: _Batch) -> None:
         db.session.execute(delete(_F).where(_F.c.walkthrough_id.in_([u["b_id"] for u in updates])))
     if findings:
         db.session.execute(insert(_F), sorted(findings, key=lambda r: r["id"]))
+    outbox.emit([event for wid, (data, _) in batch.writes.items() if data["status"] == "submitted"  # events out
+                 for event in outbox.walkthrough_submitted(wid, data["hall"], data["item"], data["mode"],
+                                                           data["findings"], batch.moment)])
 
 
 def _result(wid: str | None, outcome: str, error: ServiceError | None = None) -> dict:
@@ -346,6 +349,9 @@ def submit(principal: Principal, walkthrough_id: str) -> dict:
         if walkthrough.status != "submitted":
             walkthrough.status = "submitted"
             walkthrough.submitted_at = now()
+            outbox.emit(outbox.walkthrough_submitted(  # events out: same transaction
+                walkthrough.id, walkthrough.hall_code, walkthrough.item_code, walkthrough.mode, walkthrough.findings,
+                walkthrough.submitted_at))
         db.session.commit()
     except Exception:
         db.session.rollback()
