@@ -310,6 +310,9 @@ def _batch(sub_id: int, stamp: datetime) -> list[tuple[Delivery, OutboxEvent]]:
             blocked.add(d.subject)
             continue
         due.append((d, event))
+    # Detached with their loaded values, so the rollback that follows does not expire them (a later attribute
+    # read would otherwise open a read transaction that the outcome's write could not upgrade on SQLite).
+    db.session.expunge_all()
     return due
 
 
@@ -335,7 +338,9 @@ def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:
                         break
                     if d.subject in blocked:
                         continue
-                    code, error = _post(http, url, event, render(event, fmt), secret)
+                    body = render(event, fmt)
+                    db.session.rollback()  # the provincial mapping reads the catalog: end that read first
+                    code, error = _post(http, url, event, body, secret)
                     status = _record(d.id, sub_id, code, error)
                     if status != "delivered":
                         counts["dead" if status == "dead" else "failed"] += 1

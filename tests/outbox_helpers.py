@@ -66,8 +66,12 @@ class Receiver:
         with self.lock:
             self.requests.append(entry)
         if behaviour == "hang":
+            # Answers after the sender's timeout: the sender never sees it, so it is not an acknowledgement
+            # (the receiver will see this event again, as a retry with the same id).
             time.sleep(3)
-            behaviour = 200
+            entry["status"] = "too late"
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"late"]
         if behaviour == "drop":
             sock = environ.get("werkzeug.socket")
             if sock is not None:
@@ -81,7 +85,7 @@ class Receiver:
 
     def acknowledged(self) -> list[dict]:
         with self.lock:
-            return [r for r in self.requests if 200 <= r.get("status", 0) < 300]
+            return [r for r in self.requests if isinstance(r.get("status"), int) and 200 <= r["status"] < 300]
 
     def acknowledged_ids(self) -> list[str]:
         return [r["headers"]["X-Feedback-Delivery"] for r in self.acknowledged()]
