@@ -194,3 +194,20 @@ def test_a_subscription_gets_only_its_event_types_and_only_new_events(client, to
     deliver()
     assert [(r["json"]["type"], r["json"]["data"]["rating_id"]) for r in receiver.requests] == [
         ("rating.bad", bad["id"])]
+
+
+def test_the_cli_adds_lists_disables_and_retries(app, demo, receiver):
+    runner = app.test_cli_runner()
+    added = runner.invoke(args=["subscriptions", "add", "--name", "区数据局", "--url", receiver.url,
+                                "--events", "rating.created,rating.bad"])
+    assert added.exit_code == 0, added.output
+    assert "whsec_" in added.output
+    assert "区数据局" in runner.invoke(args=["subscriptions", "list"]).output
+    bad = runner.invoke(args=["subscriptions", "add", "--name", "x", "--url", receiver.url, "--events", "nope"])
+    assert bad.exit_code != 0 and "未知的事件类型" in bad.output
+    sub_id = int(added.output.split()[1].split("（")[0])
+    listed = runner.invoke(args=["deliveries", "list"])
+    assert listed.exit_code == 0
+    assert runner.invoke(args=["deliveries", "retry", "999"]).exit_code != 0
+    assert runner.invoke(args=["subscriptions", "disable", str(sub_id)]).exit_code == 0
+    assert "停用" in runner.invoke(args=["subscriptions", "list"]).output
