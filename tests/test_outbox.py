@@ -211,3 +211,13 @@ def test_the_cli_adds_lists_disables_and_retries(app, demo, receiver):
     assert runner.invoke(args=["deliveries", "retry", "999"]).exit_code != 0
     assert runner.invoke(args=["subscriptions", "disable", str(sub_id)]).exit_code == 0
     assert "停用" in runner.invoke(args=["subscriptions", "list"]).output
+
+
+def test_a_closed_list_writes_one_event_per_closing(app, demo):
+    make_walkthrough(findings=((False, "指引清楚"),))  # nothing to rectify: its list closes at once
+    run("build_walkthrough_lists")
+    for _ in range(2):
+        run("close_finished_lists")
+    (closed,) = events("list.closed")
+    assert closed.subject.startswith("list:") and closed.data["source"] == "walkthrough"
+    assert closed.hall_code == "HZ-XC"
