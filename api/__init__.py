@@ -3,12 +3,24 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter
 
-from . import accounts, cases, catalog, health, jobs, ratings, rectification, reports, stats, walkthroughs
+from . import (
+    accounts,
+    cases,
+    catalog,
+    health,
+    jobs,
+    ratings,
+    rectification,
+    reports,
+    stats,
+    subscriptions,
+    walkthroughs,
+)
 from .hooks import init_hooks
 
 PREFIX = "/api/v1"
 BLUEPRINTS = [catalog.blp, cases.blp, ratings.blp, walkthroughs.blp, rectification.blp, stats.blp, reports.blp,
-              jobs.blp, health.blp, accounts.blp]
+              jobs.blp, health.blp, accounts.blp, subscriptions.blp]
 
 
 class IdConverter(IntegerConverter):

@@ -15,10 +15,17 @@ class SchedulerStatus(BaseSchema):
     stale = fields.Boolean()
 
 
+class EventsBacklog(BaseSchema):
+    pending = fields.Integer(metadata={"description": "待投递（含失败待重试）的投递数"})
+    dead = fields.Integer(metadata={"description": "已放弃、待管理员重试的投递数"})
+    oldest_pending_seconds = fields.Integer(allow_none=True, metadata={"description": "最早一条待投递事件的等待秒数"})
+
+
 class HealthOut(BaseSchema):
     status = fields.String()
     database = fields.String()
     scheduler = fields.Nested(SchedulerStatus)
+    events = fields.Nested(EventsBacklog, allow_none=True)
 
 
 _health_out = HealthOut()

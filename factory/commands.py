@@ -1,4 +1,4 @@
-"""Flask CLI commands: the catalog, accounts, open data, the statistics rollup, the working-day calendar.
+"""Flask CLI commands: the catalog, accounts, open data, the statistics rollup, the working-day calendar, events out.
 
 Each command parses its arguments, calls one service function and prints the outcome; the service functions
 declare their own write intent and own their transaction."""
@@ -9,7 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from service import accounts, calendar_admin, catalog, opendata, rollup
+from service import accounts, calendar_admin, catalog, delivery, opendata, outbox, rollup
 from service.errors import ServiceError
 from service.timeutil import iso
 
@@ -154,7 +154,68 @@ def calendar_set(day, is_workday, name):
     click.echo(f"{result['day']} 已设为{kind}；重新计算期限的事项 {result['deadlines_changed']} 个")
 
 
-GROUPS = (catalog_cli, accounts_cli, opendata_cli, stats_cli, calendar_cli)
+subscriptions_cli = AppGroup("subscriptions", help="事件推送订阅：省好差评平台与部门系统")
+
+
+@subscriptions_cli.command("add", help="新增订阅并打印一次签名密钥")
+@click.option("--name", required=True)
+@click.option("--url", required=True, help="接收地址（http:// 或 https://）")
+@click.option("--events", "events", required=True, help=f"逗号分隔的事件类型：{','.join(outbox.TYPES)}")
+@click.option("--format", "fmt", type=click.Choice(list(delivery.FORMATS)), default="webhook")
+def subscriptions_add(name, url, events, fmt):
+    if not url.startswith(("http://", "https://")):
+        raise click.ClickException("接收地址必须以 http:// 或 https:// 开头")
+    try:
+        sub = delivery.create_subscription({"name": name, "url": url, "format": fmt,
+                                            "events": [e.strip() for e in events.split(",") if e.strip()]})
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"订阅 {sub['id']}（{sub['name']}，{sub['format']}）已创建。签名密钥（只显示这一次）：")
+    click.echo(sub["secret"])
+
+
+@subscriptions_cli.command("list", help="列出订阅")
+def subscriptions_list():
+    for sub in delivery.list_subscriptions()["items"]:
+        state = "启用" if sub["active"] else f"停用（{sub['disabled_reason']}）"
+        click.echo(f"{sub['id']}\t{sub['name']}\t{sub['format']}\t{state}\t{sub['url']}\t{','.join(sub['events'])}")
+
+
+@subscriptions_cli.command("disable", help="停用一个订阅（不再投递，可用 PATCH 重新启用）")
+@click.argument("sub_id", type=int)
+def subscriptions_disable(sub_id):
+    try:
+        delivery.update_subscription(sub_id, {"active": False})
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"订阅 {sub_id} 已停用")
+
+
+deliveries_cli = AppGroup("deliveries", help="事件投递记录")
+
+
+@deliveries_cli.command("list", help="列出投递记录（最新在前）")
+@click.option("--subscription", type=int, default=None)
+@click.option("--status", type=click.Choice(list(delivery.STATUSES)), default=None)
+@click.option("--limit", type=click.IntRange(1, 200), default=50)
+def deliveries_list(subscription, status, limit):
+    page = delivery.list_deliveries({"subscription": subscription, "status": status}, cursor=None, limit=limit)
+    for d in page["items"]:
+        click.echo(f"{d['id']}\t订阅 {d['subscription']}\t事件 {d['event_id']} {d['event_type']}\t{d['status']}\t"
+                   f"尝试 {d['attempts']} 次\t状态码 {d['last_status_code']}\t下次 {d['next_attempt_at'] or '-'}")
+
+
+@deliveries_cli.command("retry", help="把失败或已放弃的投递放回队列")
+@click.argument("delivery_id", type=int)
+def deliveries_retry(delivery_id):
+    try:
+        delivery.retry(delivery_id)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"投递 {delivery_id} 已重新排队")
+
+
+GROUPS = (catalog_cli, accounts_cli, opendata_cli, stats_cli, calendar_cli, subscriptions_cli, deliveries_cli)
 
 
 def register(app: Flask) -> None:

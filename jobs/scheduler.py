@@ -19,7 +19,7 @@ from service import jobruns, scheduling
 from service.database import end_unit_of_work
 from service.timeutil import SHANGHAI
 
-from . import DAILY, JOBS
+from . import DAILY, JOBS, OWN_INTERVAL
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,8 @@ class Scheduler:
         # never lets it expire.
         self.aps = BackgroundScheduler(
             timezone=SHANGHAI,
-            executors={"default": ThreadPoolExecutor(1), "lease": ThreadPoolExecutor(1)},
+            executors={"default": ThreadPoolExecutor(1), "lease": ThreadPoolExecutor(1),
+                       "own": ThreadPoolExecutor(max(1, len(OWN_INTERVAL)))},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(interval, 30)})
 
     def tick(self) -> None:
@@ -86,7 +87,10 @@ class Scheduler:
         self.tick()
         self.aps.add_job(self.tick, "interval", seconds=self.heartbeat_seconds, executor="lease", id="lease")
         first = datetime.now(SHANGHAI)
-        for i, (name, fn) in enumerate(JOBS.items()):
+        for name, key in OWN_INTERVAL.items():
+            self.aps.add_job(self._job(name, JOBS[name]), "interval", seconds=self.app.config[key], id=name,
+                             name=name, executor="own", next_run_time=first)
+        for i, (name, fn) in enumerate((n, f) for n, f in JOBS.items() if n not in OWN_INTERVAL):
             # Staggered by a millisecond so every tick runs them in the registry's order (new items before
             # deadlines, deadlines before closing lists).
             self.aps.add_job(self._job(name, fn), "interval", seconds=self.interval, id=name, name=name,

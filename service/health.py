@@ -3,7 +3,7 @@ from sqlalchemy import text
 
 from models import db
 
-from . import scheduling
+from . import delivery, scheduling
 
 
 def status() -> dict:
@@ -14,7 +14,16 @@ def status() -> dict:
         db.session.rollback()
         database = "unavailable"
     return {"status": "ok" if database == "ok" else "degraded", "database": database,
-            "scheduler": scheduler_heartbeat()}
+            "scheduler": scheduler_heartbeat(), "events": events_backlog() if database == "ok" else None}
+
+
+def events_backlog() -> dict | None:
+    # The outbox's backlog: undelivered deliveries and the age of the oldest event still waiting.
+    try:
+        return delivery.backlog()
+    except Exception:  # noqa: BLE001 - health must answer even when this read fails
+        db.session.rollback()
+        return None
 
 
 def scheduler_heartbeat() -> dict:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Rating, RatingTag, db
 
-from . import cases, catalog, idempotency, ratelimit, rectification
+from . import cases, catalog, idempotency, outbox, ratelimit, rectification
 from .auth import Principal
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .pagination import keyset_page
@@ -91,6 +91,7 @@ def _store(sql: PlainStatements, values: dict, tag_codes: list[str], client: Cli
     if tag_codes:
         params = {f"tag{i}": code for i, code in enumerate(tag_codes)}
         sql.rows(_insert_tags, {**params, "rating_id": rating_id}, len(tag_codes))
+    outbox.emit(outbox.rating_events(rating_id, values, tag_codes), sql)  # events out: same transaction
     sql.commit()
     return rating_id
 

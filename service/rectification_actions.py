@@ -4,6 +4,7 @@ from sqlalchemy import update
 
 from models import Rating, RectificationItem, db
 
+from . import outbox
 from .auth import Principal
 from .database import writes
 from .errors import BadRequest, Conflict, PreconditionFailed, ValidationFailed
@@ -104,6 +105,7 @@ def act(principal: Principal, item_id: int, data: dict, if_match: str | None) ->
     item.closed_at = stamp if action.to in CLOSED_STATUSES else None
     touch(item, stamp)
     record_event(item, stamp, principal.name, name, before, note)
+    outbox.emit(outbox.item_changed(item, before, name, stamp))  # events out: same transaction
     if action.to not in CLOSED_STATUSES:
         reopen_list(item.list_id)
     mark_changed(stamp)

@@ -8,7 +8,7 @@ from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, sel
 from models import Case, Finding, Hall, ItemEvent, Rating, RatingTag, Walkthrough, db
 from models.rectification import RectificationItem, RectificationList
 
-from . import workdays
+from . import outbox, workdays
 from .rectification import CLOCK_STATUSES, CLOSED_STATUSES, mark_changed, verify_days
 from .sqlutil import insert
 from .timeutil import local_date
@@ -112,6 +112,7 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
     stmt = insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing()
     counts["items_created"] = _inserted(stmt, RectificationItem.id)
     _created_events("rating", now, "差评自动生成整改事项，待回访核实")
+    outbox.items_created(now)  # events out: rectification.created (转办), same transaction
     # A late 差评 of an earlier week reopens that week's list if it had already been closed.
     db.session.execute(update(lst).where(lst.status == "closed", lst.id.in_(
         select(RectificationItem.list_id).where(RectificationItem.updated_at == now,
@@ -152,6 +153,7 @@ def build_walkthrough_lists(*, now: datetime, watermark: dict | None) -> tuple[d
         insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing(),
         RectificationItem.id)
     _created_events("walkthrough", now, "走流程发现问题，生成整改事项，待核实")
+    outbox.items_created(now)  # events out: rectification.created (转办), same transaction
     mark_changed(now)
     return counts, None
 
@@ -165,6 +167,7 @@ def close_finished_lists(*, now: datetime, watermark: dict | None) -> tuple[dict
         lst.status == "open", or_(lst.source == "walkthrough", lst.period < this_week),
         ~exists().where(item.list_id == lst.id, item.status.not_in(CLOSED_STATUSES)))
         .values(status="closed", closed_at=now).execution_options(synchronize_session=False)).rowcount
+    outbox.lists_closed(now)  # events out: list.closed, same transaction
     return {"lists_closed": done}, None
 
 
@@ -178,6 +181,7 @@ def flag_overdue(*, now: datetime, watermark: dict | None) -> tuple[dict, None]:
     # The flag changes what pollers see (`overdue`), so updated_at moves; the version (for If-Match) does not.
     flagged = db.session.execute(update(item).where(late).values(overdue_flagged_at=now, updated_at=now)
                                  .execution_options(synchronize_session=False)).rowcount
+    outbox.items_overdue(now)  # events out: rectification.overdue, same transaction
     if flagged:
         mark_changed(now)
     return {"items_flagged": flagged}, None
@@ -205,4 +209,5 @@ def default_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict, dic
         ["case_id", "hall_code", "item_code", "window_code", "staff_no", "score", "channel", "anonymous",
          "is_default", "effective", "created_at", "rated_on"], rows).on_conflict_do_nothing()
     made = _inserted(stmt, Rating.id)
+    outbox.default_ratings_created(now)  # events out: rating.created of each default rating, same transaction
     return {"default_ratings": made}, {"now": now.isoformat(), "case_id": top_case}

@@ -3,6 +3,7 @@ from typing import NamedTuple
 
 from models import Rating, db
 
+from . import outbox
 from .database import writes
 from .errors import Conflict, NotFound
 from .receipts import receipt_matches
@@ -51,6 +52,7 @@ def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> Answ
         item.status, item.closed_at = "rectifying", None
         set_deadline(item, local_date(stamp), rectify_days(item.resolution))
         record_event(item, stamp, "评价人", "reopen", before, "评价人对整改结果不满意，回头看")
+        outbox.emit(outbox.item_changed(item, before, "reopen", stamp))  # events out: same transaction
         reopen_list(item.list_id)
     mark_changed(stamp)
     db.session.commit()

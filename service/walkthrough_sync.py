@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from models import Finding, Hall, HallItem, Walkthrough, db
 
+from . import outbox
 from .auth import Principal
 from .database import writes
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
@@ -217,6 +218,9 @@ def _write(principal: Principal, batch: _Batch) -> None:
         db.session.execute(delete(_F).where(_F.c.walkthrough_id.in_([u["b_id"] for u in updates])))
     if findings:
         db.session.execute(insert(_F), sorted(findings, key=lambda r: r["id"]))
+    outbox.emit([event for wid, (data, _) in batch.writes.items() if data["status"] == "submitted"  # events out
+                 for event in outbox.walkthrough_submitted(wid, data["hall"], data["item"], data["mode"],
+                                                           data["findings"], batch.moment)])
 
 
 def _result(wid: str | None, outcome: str, error: ServiceError | None = None) -> dict:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import raiseload
 
 from models import Finding, Hall, ServiceItem, Walkthrough, db
 
-from . import rectification
+from . import outbox, rectification
 from .auth import Principal
 from .database import writes
 from .errors import NotFound, ValidationFailed
@@ -116,6 +116,9 @@ def submit(principal: Principal, walkthrough_id: str) -> WalkthroughRow:
         if walkthrough.status != "submitted":
             walkthrough.status = "submitted"
             walkthrough.submitted_at = now()
+            outbox.emit(outbox.walkthrough_submitted(  # events out: same transaction
+                walkthrough.id, walkthrough.hall_code, walkthrough.item_code, walkthrough.mode, walkthrough.findings,
+                walkthrough.submitted_at))
         db.session.commit()
     except Exception:
         db.session.rollback()

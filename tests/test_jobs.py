@@ -190,5 +190,6 @@ def test_jobs_cli_runs_one_job_once(app, calendar):
     assert runner.invoke(args=["jobs", "run", "no_such_job"]).exit_code != 0
     listed = {line.split("（")[0] for line in runner.invoke(args=["jobs", "list"]).output.splitlines()}
     assert listed == {"collect_bad_ratings", "build_walkthrough_lists", "close_finished_lists", "flag_overdue",
-                      "default_ratings", "refresh_stats", "export_opendata", "purge_expired"}
+                      "default_ratings", "refresh_stats", "export_opendata", "purge_expired", "flag_due_soon",
+                      "deliver_events"}
     assert count(JobRun, JobRun.holder == "cli") == 1

@@ -141,10 +141,11 @@ def test_the_purge_job_clears_expired_keys_and_old_counters(app, client, demo):
 
 
 @pytest.mark.skipif(ON_POSTGRES, reason="counts SQLite's statements (sqlite3 trace callback)")
-def test_a_rating_costs_five_statements(app, client, tokens):
+def test_a_rating_costs_six_statements(app, client, tokens):
     """The intake's cost, kept from creeping back: a hall rating with a key and tags is BEGIN, the rate-limit
-    upsert, the rating (its key included), its tags in one INSERT, COMMIT; a case rating reads its case (and
-    whether it is rated) instead of counting a rate limit."""
+    upsert, the rating (its key included), its tags in one INSERT, its outbox events (rating.created, and
+    rating.bad for a 差评) in one executemany, COMMIT; a case rating reads its case (and whether it is rated)
+    instead of counting a rate limit."""
     case = register_case(client, tokens["staff"])
     statements: list[str] = []
 
@@ -157,10 +158,10 @@ def test_a_rating_costs_five_statements(app, client, tokens):
     post(client, {**HALL, "tags": ["EFFICIENT", "PATIENT"]}, key="warm", client_id="warm")
     statements.clear()
     assert post(client, {**HALL, "tags": ["EFFICIENT", "PATIENT"]}, key="counted").status_code == 201
-    assert [s.split()[0] for s in statements] == ["BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT"], statements
+    assert [s.split()[0] for s in statements] == ["BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT"], statements
     statements.clear()
     by_case = {"rating_token": case["rating_token"], "score": 5, "channel": "device", "tags": ["EFFICIENT"]}
     assert post(client, by_case, key="case").status_code == 201
-    assert [s.split()[0] for s in statements] == ["SELECT", "BEGIN", "INSERT", "INSERT", "COMMIT"], statements
+    assert [s.split()[0] for s in statements] == ["SELECT", "BEGIN", "INSERT", "INSERT", "INSERT", "COMMIT"], statements
     event.remove(db.engine, "connect", trace)
     db.engine.dispose()

@@ -113,9 +113,18 @@ RULES = {
     "POST /accounts": Rule("admin"),
     "POST /accounts/{account_id}/deactivate": Rule("admin"),
     "POST /accounts/{account_id}/rotate": Rule("admin"),
+    # Events out: operators only (tests/test_outbox*.py).
+    "GET /subscriptions": Rule("admin"),
+    "POST /subscriptions": Rule("admin"),
+    "PATCH /subscriptions/{sub_id}": Rule("admin"),
+    "DELETE /subscriptions/{sub_id}": Rule("admin"),
+    "GET /deliveries": Rule("admin"),
+    "POST /deliveries/{delivery_id}/retry": Rule("admin"),
 }
 
-SAMPLE_ARGS = {"code": "HZ-XC", "item_id": "1", "walkthrough_id": "00000000-0000-4000-8000-000000000000", "window": "01", "rating_id": "1", "account_id": "1", "id": "00000000-0000-4000-8000-000000000000"}
+SAMPLE_ARGS = {"code": "HZ-XC", "item_id": "1", "walkthrough_id": "00000000-0000-4000-8000-000000000000", "window": "01",
+               "rating_id": "1", "account_id": "1", "sub_id": "1", "delivery_id": "1",
+               "id": "00000000-0000-4000-8000-000000000000"}
 
 
 def _routes(app):

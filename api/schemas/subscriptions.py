@@ -1,0 +1,71 @@
+"""Events-out schemas: subscriptions (webhook or provincial format) and their deliveries."""
+from marshmallow import fields, validate
+
+from service.delivery import FORMATS, STATUSES
+from service.outbox import TYPES
+
+from .common import BaseSchema, LocalDateTime, PageQuery
+
+_type = validate.OneOf(list(TYPES), error=f"事件类型必须是 {'、'.join(TYPES)} 之一")
+
+
+class SubscriptionIn(BaseSchema):
+    name = fields.String(required=True, validate=validate.Length(1, 100, error="名称长度应在 1 到 100 个字之间"))
+    url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500),
+                     error_messages={"invalid": "请填写 http:// 或 https:// 开头的接收地址"})
+    events = fields.List(fields.String(validate=_type), required=True,
+                         validate=validate.Length(1, len(TYPES), error="请订阅 1 到 10 种事件"))
+    format = fields.String(required=True, validate=validate.OneOf(
+        list(FORMATS), error="format 必须是 webhook 或 provincial"))
+
+
+class SubscriptionPatch(BaseSchema):
+    active = fields.Boolean()
+    events = fields.List(fields.String(validate=_type),
+                         validate=validate.Length(1, len(TYPES), error="请订阅 1 到 10 种事件"))
+    url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500),
+                     error_messages={"invalid": "请填写 http:// 或 https:// 开头的接收地址"})
+
+
+class SubscriptionOut(BaseSchema):
+    id = fields.Integer()
+    name = fields.String()
+    url = fields.String()
+    events = fields.List(fields.String())
+    format = fields.String()
+    active = fields.Boolean()
+    disabled_reason = fields.String(allow_none=True, metadata={"description": "停用原因（管理员停用、接收方 410 等）"})
+    created_at = LocalDateTime()
+
+
+class SubscriptionCreated(SubscriptionOut):
+    secret = fields.String(metadata={"description": "签名密钥，只在创建时显示这一次"})
+
+
+class SubscriptionList(BaseSchema):
+    items = fields.List(fields.Nested(SubscriptionOut))
+
+
+class DeliveryQuery(PageQuery):
+    subscription = fields.Integer(validate=validate.Range(1, 2**63 - 1))
+    status = fields.String(validate=validate.OneOf(list(STATUSES), error="status 必须是 pending、delivered、failed、dead 之一"))
+
+
+class DeliveryOut(BaseSchema):
+    id = fields.Integer()
+    subscription = fields.Integer()
+    event_id = fields.Integer()
+    event_type = fields.String()
+    status = fields.String(metadata={"description": "pending | delivered | failed（待重试）| dead（已放弃）"})
+    attempts = fields.Integer()
+    last_status_code = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = LocalDateTime(allow_none=True)
+    last_attempt_at = LocalDateTime(allow_none=True)
+    delivered_at = LocalDateTime(allow_none=True)
+    created_at = LocalDateTime()
+
+
+class DeliveryList(BaseSchema):
+    items = fields.List(fields.Nested(DeliveryOut))
+    next_cursor = fields.String(allow_none=True)

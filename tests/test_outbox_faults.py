@@ -1,0 +1,190 @@
+"""Delivery under faults, against a real receiver on 127.0.0.1: errors, timeouts, dropped connections, a receiver
+down for a while; 410 Gone and deleted subscriptions; dead deliveries and the operator's retry; the provincial format."""
+import time
+
+import pytest
+from sqlalchemy import select
+
+from models import Delivery, OutboxEvent, db
+from service import calendar_admin
+from tests.helpers import API
+from tests.outbox_helpers import FAST, Receiver, deliver, deliver_until, verify
+from tests.rect_helpers import act, fresh, item_of_rating, run
+from tests.test_outbox import rate, subscribe
+
+
+@pytest.fixture
+def app(app_factory):
+    app = app_factory(**FAST)
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def receivers():
+    made = []
+
+    def make():
+        made.append(Receiver())
+        return made[-1]
+
+    yield make
+    for r in made:
+        try:
+            r.close()
+        except Exception:  # noqa: BLE001 - already down
+            pass
+
+
+def event_ids(subject_prefix="") -> list[str]:
+    fresh()
+    return [str(i) for i in db.session.execute(select(OutboxEvent.id).where(
+        OutboxEvent.subject.startswith(subject_prefix)).order_by(OutboxEvent.id)).scalars()]
+
+
+def subjects() -> dict[str, str]:
+    fresh()
+    return {str(i): s for i, s in db.session.execute(select(OutboxEvent.id, OutboxEvent.subject))}
+
+
+def assert_complete_and_ordered(receiver: Receiver, secret: str, expected: list[str]):
+    """Every event acknowledged exactly once; every request a signed copy of a known event; per subject, the
+    acknowledgements in event order and no later event sent before an earlier one was acknowledged."""
+    acked = receiver.acknowledged_ids()
+    assert sorted(acked, key=int) == sorted(expected, key=int) and len(set(acked)) == len(acked)
+    of = subjects()
+    sent = [r["headers"]["X-Feedback-Delivery"] for r in receiver.requests]
+    assert set(sent) <= set(expected)  # duplicates only as retries of the same event id
+    for request in receiver.requests:
+        assert verify(secret, request["headers"]["X-Feedback-Signature"], request["body"])
+    done: set[str] = set()
+    for request in receiver.requests:
+        event = request["headers"]["X-Feedback-Delivery"]
+        earlier = [e for e in expected if of[e] == of[event] and int(e) < int(event)]
+        assert set(earlier) <= done, f"event {event} sent before {earlier} were acknowledged"
+        if isinstance(request.get("status"), int) and 200 <= request["status"] < 300:
+            done.add(event)
+
+
+@pytest.mark.parametrize("fault", [500, "hang", "drop", "down"])
+def test_every_event_arrives_once_in_order_after_a_fault(client, tokens, receivers, fault):
+    receiver = receivers()
+    sub = subscribe(client, tokens, receiver.url)
+    for score in (1, 2, 5):
+        rate(client, tokens, score=score)
+    if fault == "down":
+        receiver.down()
+    else:
+        receiver.behaviour = fault
+    started = time.monotonic()
+    for _ in range(3):
+        deliver()
+        time.sleep(0.3)
+    assert time.monotonic() - started < 20  # each run is bounded: a dead receiver does not hold the job
+    assert receiver.acknowledged() == []
+    fresh()
+    failed = db.session.execute(select(Delivery).where(Delivery.status == "failed")).scalars().all()
+    assert failed and all(d.attempts >= 1 and d.next_attempt_at is not None for d in failed)
+    if fault == "down":
+        receiver.up()
+    receiver.behaviour = "ok"
+    expected = event_ids()
+    deliver_until(lambda: len(receiver.acknowledged()) >= len(expected))
+    deliver()
+    assert_complete_and_ordered(receiver, sub["secret"], expected)
+    assert db.session.execute(select(Delivery.status).distinct()).scalars().all() == ["delivered"]
+
+
+def test_a_gone_or_deleted_subscription_stops_and_the_others_go_on(client, tokens, receivers):
+    gone, deleted, healthy = receivers(), receivers(), receivers()
+    gone.behaviour = 410
+    sub_gone = subscribe(client, tokens, gone.url, name="已下线")
+    sub_deleted = subscribe(client, tokens, deleted.url, name="将删除")
+    sub_ok = subscribe(client, tokens, healthy.url, name="正常")
+    rate(client, tokens, score=1)
+    deleted.behaviour = 500
+    deliver()
+    assert client.delete(f"{API}/subscriptions/{sub_deleted['id']}", headers=tokens["admin"]).status_code == 204
+    deleted.behaviour = "ok"
+    rate(client, tokens, score=2)
+    expected = event_ids()
+    deliver_until(lambda: len(healthy.acknowledged()) == len(expected))
+    for _ in range(2):
+        deliver()
+        time.sleep(0.6)
+    assert_complete_and_ordered(healthy, sub_ok["secret"], expected)
+    assert len(gone.requests) == 1  # the 410 switched it off
+    assert deleted.acknowledged() == []  # nothing after its deletion
+    listed = client.get(f"{API}/subscriptions", headers=tokens["admin"]).get_json()["items"]
+    assert {s["name"]: s["active"] for s in listed} == {"已下线": False, "正常": True}
+    assert "410" in [s for s in listed if s["id"] == sub_gone["id"]][0]["disabled_reason"]
+
+
+def test_a_dead_delivery_holds_its_subject_until_an_operator_retries_it(client, tokens, receivers, app):
+    app.config["DELIVERY_MAX_ATTEMPTS"] = 2
+    receiver = receivers()
+    sub = subscribe(client, tokens, receiver.url)
+    rate(client, tokens, score=1)  # rating.created then rating.bad, one subject
+    receiver.behaviour = 500
+    for _ in range(3):
+        deliver()
+        time.sleep(0.6)
+    dead = client.get(f"{API}/deliveries", query_string={"status": "dead"}, headers=tokens["admin"]).get_json()
+    assert len(dead["items"]) == 1 and dead["items"][0]["attempts"] == 2
+    assert dead["items"][0]["last_status_code"] == 500 and dead["items"][0]["event_type"] == "rating.created"
+    health = client.get(f"{API}/health").get_json()
+    assert health["events"]["dead"] == 1 and health["events"]["pending"] == 1
+    assert health["events"]["oldest_pending_seconds"] is not None
+    receiver.behaviour = "ok"
+    deliver()
+    assert receiver.acknowledged() == []  # rating.bad waits behind its dead rating.created
+    retried = client.post(f"{API}/deliveries/{dead['items'][0]['id']}/retry", headers=tokens["admin"])
+    assert retried.status_code == 200 and retried.get_json()["status"] == "pending"
+    again = client.post(f"{API}/deliveries/{dead['items'][0]['id']}/retry", headers=tokens["admin"])
+    assert again.status_code == 409
+    deliver_until(lambda: len(receiver.acknowledged()) == 2)
+    assert_complete_and_ordered(receiver, sub["secret"], event_ids())
+    assert client.get(f"{API}/health").get_json()["events"] == {"pending": 0, "dead": 0,
+                                                                  "oldest_pending_seconds": None}
+
+
+def test_a_slow_receiver_does_not_hold_up_the_others(client, tokens, receivers):
+    slow, fast = receivers(), receivers()
+    slow.behaviour = "hang"
+    subscribe(client, tokens, slow.url, name="慢")
+    sub = subscribe(client, tokens, fast.url, name="快")
+    for _ in range(5):
+        rate(client, tokens, score=1)
+    started = time.monotonic()
+    deliver()
+    assert time.monotonic() - started < 8
+    assert len(fast.acknowledged()) == 10  # all of them in the same run the slow one timed out
+    assert len(slow.requests) == 1  # it timed out once; the rest wait for its retry
+    assert_complete_and_ordered(fast, sub["secret"], event_ids())
+
+
+def test_the_provincial_format_maps_ratings_and_their_rectification_status(client, tokens, receivers):
+    calendar_admin.import_package()
+    receiver = receivers()
+    sub = subscribe(client, tokens, receiver.url, ["rating.created", "rectification.status_changed"],
+                    fmt="provincial", name="省好差评平台")
+    rating = rate(client, tokens, score=1, tags=["QUEUE"])
+    run("collect_bad_ratings")
+    item = item_of_rating(rating["id"])
+    assert act(client, tokens["staff"], item.id, "verify", resolution="immediate").status_code == 200
+    deliver_until(lambda: len(receiver.acknowledged()) == 2)
+    first, second = (r["json"] for r in receiver.acknowledged())
+    assert verify(sub["secret"], receiver.acknowledged()[0]["headers"]["X-Feedback-Signature"],
+                  receiver.acknowledged()[0]["body"])
+    assert first["评价编号"] == f"HZ-XC-{rating['id']}" and first["办件编号"] == rating["case"]["request"]["case_no"]
+    assert first["评价等级"] == "1" and first["评价渠道"] == "2" and first["评价标签"] == ["QUEUE"]
+    assert first["事项编码"] == "SB-001" and first["事项名称"]
+    assert first["评价对象"]["大厅编码"] == "HZ-XC" and first["评价对象"]["窗口编号"] == "04"
+    assert len(first["评价时间"]) == 19
+    assert second["评价编号"] == first["评价编号"] and second["整改状态"] == "2" and second["整改状态名称"] == "整改中"
+    for body in (first, second):
+        assert "张三" not in str(body) and "13812345678" not in str(body) and "排队太久" not in str(body)
+    # Only what the platform knows can be subscribed in its format.
+    refused = client.post(f"{API}/subscriptions", headers=tokens["admin"], json={
+        "name": "x", "url": receiver.url, "events": ["walkthrough.submitted"], "format": "provincial"})
+    assert refused.status_code == 422
