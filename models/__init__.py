@@ -3,6 +3,7 @@ from .accounts import Account
 from .base import Base, db, utcnow
 from .calendar import WorkCalendarDay
 from .catalog import Hall, HallItem, ServiceItem, Tag, Window
+from .console import ConsoleSession
 from .jobs import JobRun, SchedulerLease
 from .ops import IdempotencyKey, RateLimitCounter
 from .ratings import Case, Rating, RatingTag
@@ -11,7 +12,7 @@ from .stats import DailyHallStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "DailyHallStats", "Finding", "Hall", "HallItem", "IdempotencyKey", "ItemEvent", "JobRun",
+    "Account", "Base", "Case", "ConsoleSession", "DailyHallStats", "Finding", "Hall", "HallItem", "IdempotencyKey", "ItemEvent", "JobRun",
     "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem", "RectificationList",
     "RollupState", "SchedulerLease", "ServiceItem", "Tag", "Walkthrough", "Window", "WorkCalendarDay", "db", "utcnow",
 ]
