@@ -6,13 +6,13 @@ from service.database import declare_write_intent
 from service.errors import ValidationFailed
 
 from .. import hooks
-from . import api_routes, rating
+from . import api_routes, console, rating
 from .common import STATIC, form_has_nul, page_blueprint
 
 assets = page_blueprint("page_assets", __name__, static_folder=str(STATIC), static_url_path="/static")
-PAGE_BLUEPRINTS = [assets, rating.blp]
+PAGE_BLUEPRINTS = [assets, rating.blp, console.blp]
 PAGE_NAMES = frozenset(b.name for b in PAGE_BLUEPRINTS)
-WRITE_AHEAD: frozenset[str] = frozenset()
+WRITE_AHEAD = frozenset({console.blp.name})
 
 
 def check_body():
