@@ -26,6 +26,9 @@ COOKIE = "hf_console"
 ACTION_IN = ActionIn()
 STALE = "该事项已被他人修改，已为您刷新"
 BOARD_LIMIT = 200
+# Events that are not actions (API docs: create, overdue, answer_satisfaction, reopen by the rater, deadline_changed).
+EVENT_LABELS = {"create": "生成事项", "overdue": "逾期", "answer_satisfaction": "评价人评价整改结果",
+                "deadline_changed": "期限调整", "contact_viewed": "查看联系方式"}
 
 
 def _cookie() -> str | None:
@@ -133,7 +136,8 @@ def _action_forms(item: dict) -> list[dict]:
     for name in rectification.allowed_actions(g.principal, item["status"]):
         action = rectification.ACTIONS[name]
         fields = [{"name": f, "label": rectification.FIELD_LABELS[f], "required": f in action.required}
-                  for f in action.required + action.optional if f != "answered" or item["source"] == "rating"]
+                  for f in dict.fromkeys(action.required + action.optional)
+                  if f != "answered" or item["source"] == "rating"]
         forms.append({"name": name, "label": action.label, "fields": fields})
     return forms
 
@@ -146,7 +150,8 @@ def _item_page(item_id: int, *, status: int = 200, notice: str | None = None, er
     return render("pages/console/item.html", status, principal=g.principal, csrf=g.csrf, item=item,
                   forms=_action_forms(item), resolutions=rectification.RESOLUTIONS, notice=notice,
                   errors=errors or {}, done=request.args.get("done"), feedback_id=feedback_id,
-                  actions=rectification.ACTIONS)
+                  event_labels={**EVENT_LABELS, **{k: a.label for k, a in rectification.ACTIONS.items()}},
+                  statuses=rectification.STATUSES)
 
 
 @blp.route("/items/<int:item_id>")
