@@ -108,6 +108,7 @@ def shoot(browser, base: str, size: str, viewport: dict, data: dict, out: Path) 
     page.get_by_role("button", name="登录").click()
     shot("console-board")
     shot("console-item", f"/console/items/{data['item']}")
+    shot("console-walkthrough", "/console/walkthroughs/new")
     shot("qr-sheet", "/console/halls/HZ-XC/qr-sheet")
     context.close()
 

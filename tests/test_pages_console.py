@@ -97,3 +97,18 @@ def test_sign_in_from_another_site_is_refused(client, tokens):
     response = client.post("/console/sign-in", data={"token": _token(tokens["staff"])},
                            headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status_code == 403 and "Set-Cookie" not in response.headers
+
+
+def test_the_tablet_sync_needs_the_session_and_its_csrf_header(client, tokens):
+    record = {"id": "6f1c1b1e-9a1d-4c39-8a53-3a4f3d3f7b10", "hall": "HZ-XC", "item": "SB-001", "mode": "accompany",
+              "observer": {"name": "李科长"}, "started_at": "2026-11-30T09:30:00+08:00", "status": "draft",
+              "findings": []}
+    bad = {**record, "id": "7f1c1b1e-9a1d-4c39-8a53-3a4f3d3f7b11", "mode": "nope"}
+    assert client.post("/console/sync", json={"walkthroughs": [record]}).status_code == 401
+    csrf = sign_in(client, tokens["staff"])
+    assert client.post("/console/sync", json={"walkthroughs": [record]}).status_code == 403
+    response = client.post("/console/sync", json={"walkthroughs": [record, bad]}, headers={"X-CSRF-Token": csrf})
+    results = response.get_json()["results"]
+    assert [r["outcome"] for r in results] == ["created", "rejected"] and "mode" in results[1]["errors"]
+    page = client.get("/console/walkthroughs/new").get_data(as_text=True)
+    assert "pages-walk.js" in page and "李科长" not in page  # records live on the tablet, not in the page

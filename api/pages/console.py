@@ -6,10 +6,10 @@ request; the JSON API stays stateless (bearer tokens only), so no API route ever
 carries a CSRF token derived from the session."""
 from functools import wraps
 
-from flask import g, make_response, redirect, render_template, request, url_for
+from flask import current_app, g, jsonify, make_response, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from service import console_sessions, rating_tokens, rectification, reports, walkthroughs, workdays
+from service import catalog, console_sessions, rating_tokens, rectification, reports, walkthroughs, workdays
 from service.database import end_unit_of_work
 from service.errors import Conflict, NotFound, PreconditionFailed, Unauthorized, ValidationFailed
 from service.timeutil import SHANGHAI, local_date, now
@@ -18,12 +18,14 @@ from ..charts import columns, hbar
 from ..errors import validation_problem
 from ..reports import KPIS
 from ..schemas.rectification import ActionIn
+from ..schemas.walkthroughs import SyncIn
 from .api_routes import qr_sheet_response
 from .common import PRINT_CSP, error_page, page_blueprint, render
 
 blp = page_blueprint("console", __name__, url_prefix="/console")
 COOKIE = "hf_console"
 ACTION_IN = ActionIn()
+SYNC_IN = SyncIn()
 STALE = "该事项已被他人修改，已为您刷新"
 BOARD_LIMIT = 200
 # Events that are not actions (API docs: create, overdue, answer_satisfaction, reopen by the rater, deadline_changed).
@@ -51,7 +53,8 @@ def signed_in(view):
         principal = console_sessions.principal_for(token)
         if principal is None:
             return _sign_in_page(401, "请先登录（登录已过期、已退出或账号已停用）。" if token else None)
-        if request.method == "POST" and not console_sessions.csrf_ok(token, request.form.get("csrf")):
+        sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token")  # a form, or the tablet's script
+        if request.method == "POST" and not console_sessions.csrf_ok(token, sent):
             return error_page(403, "页面已过期或请求来源不明，未执行任何操作。请刷新页面后重试。", "无法完成操作")
         g.principal, g.csrf = principal, console_sessions.csrf_token(token)
         return view(*args, **kwargs)
@@ -189,6 +192,34 @@ def item_action(item_id):
         return _item_page(item_id, status=error.status, notice=error.detail, errors=error.errors)
     label = rectification.ACTIONS[data["action"]].label
     return redirect(url_for("console.item_page", item_id=item_id, done=label), 303)
+
+
+# ---- the walkthrough form for tablets --------------------------------------------------------------------------
+@blp.route("/walkthroughs/new")
+@signed_in
+def walkthrough_form():
+    """The form keeps every record in the tablet's localStorage and syncs them when online (pages-walk.js)."""
+    return render("pages/console/walkthrough.html", principal=g.principal, csrf=g.csrf,
+                  halls=sorted(g.principal.halls or []) or [h.code for h in catalog.list_halls()],
+                  items=catalog.list_items(), vocab=walkthroughs.vocabularies())
+
+
+@blp.route("/sync", methods=["POST"])
+@signed_in
+def sync():
+    """POST /api/v1/sync for the signed-in tablet: the same schema and service call, answered the same way."""
+    request.max_content_length = current_app.config["SYNC_MAX_BODY_BYTES"]
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return jsonify({"code": "malformed_json", "detail": "请求体不是有效的 JSON"}), 400
+    try:
+        data = SYNC_IN.load(body)
+        return jsonify({"results": walkthroughs.sync(g.principal, data["walkthroughs"])})
+    except ValidationError as error:
+        errors, detail = validation_problem(error.messages)
+        return jsonify({"code": "validation_error", "detail": detail, "errors": errors}), 422
+    except ValidationFailed as error:
+        return jsonify({"code": error.code, "detail": error.detail, "errors": error.errors}), error.status
 
 
 # ---- printable pages opened with the session -------------------------------------------------------------------
