@@ -9,6 +9,7 @@ from . import (
     catalog,
     health,
     jobs,
+    pages,
     ratings,
     rectification,
     reports,
@@ -20,7 +21,7 @@ from .hooks import init_hooks
 
 PREFIX = "/api/v1"
 BLUEPRINTS = [catalog.blp, cases.blp, ratings.blp, walkthroughs.blp, rectification.blp, stats.blp, reports.blp,
-              jobs.blp, health.blp, accounts.blp, subscriptions.blp]
+              jobs.blp, health.blp, accounts.blp, subscriptions.blp, pages.api_routes.blp]
 
 
 class IdConverter(IntegerConverter):
@@ -34,6 +35,7 @@ def register_blueprints(api: Api, app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
     init_hooks(app)
+    pages.register(app)  # the HTML pages: after init_hooks, whose JSON body check it narrows to the API
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=PREFIX)

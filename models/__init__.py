@@ -3,6 +3,7 @@ from .accounts import Account
 from .base import Base, db, utcnow
 from .calendar import WorkCalendarDay
 from .catalog import Hall, HallItem, ServiceItem, Tag, Window
+from .console import ConsoleSession
 from .events import Delivery, OutboxEvent, Subscription
 from .jobs import JobRun, SchedulerLease
 from .ops import RateLimitCounter
@@ -12,8 +13,8 @@ from .stats import DailyHallStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "DailyHallStats", "Delivery", "Finding", "Hall", "HallItem", "ItemEvent", "JobRun",
-    "OutboxEvent", "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem",
+    "Account", "Base", "Case", "ConsoleSession", "DailyHallStats", "Delivery", "Finding", "Hall", "HallItem", "ItemEvent",
+    "JobRun", "OutboxEvent", "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem",
     "RectificationList", "RollupState", "SchedulerLease", "ServiceItem", "Subscription", "Tag", "Walkthrough", "Window",
     "WorkCalendarDay", "db", "utcnow",
 ]

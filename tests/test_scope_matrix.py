@@ -65,6 +65,13 @@ def _list_in_xc(client, tokens):
     return f"{API}/rectification-lists/{code}", {}
 
 
+def _case_qr_in_xc(client, tokens):
+    from tests.helpers import register_case
+
+    case = register_case(client, tokens["staff"])
+    return f"{API}/cases/{case['case_no']}/qr.svg", {"query_string": {"hall": "HZ-XC"}}
+
+
 RULES = {
     "GET /halls": Rule("public"),
     "POST /halls": Rule("admin"),
@@ -120,6 +127,10 @@ RULES = {
     "DELETE /subscriptions/{sub_id}": Rule("admin"),
     "GET /deliveries": Rule("admin"),
     "POST /deliveries/{delivery_id}/retry": Rule("admin"),
+    # The pages' routes (docs/pages.md): a rating token is its own credential; QR codes are staff's, per hall.
+    "GET /rating-tokens/{token}": Rule("public"),
+    "GET /cases/{case_no}/qr.svg": Rule("staff", scoped=_case_qr_in_xc),
+    "GET /halls/{code}/qr-sheet": Rule("staff", scoped=lambda c, t: (f"{API}/halls/HZ-XC/qr-sheet", {})),
 }
 
 SAMPLE_ARGS = {"code": "HZ-XC", "item_id": "1", "walkthrough_id": "00000000-0000-4000-8000-000000000000", "window": "01",

@@ -1,0 +1,114 @@
+"""The console (/console/) through the Flask test client: session cookie, CSRF, scope, If-Match, sign-out and
+deactivation; the browser tests drive the same in Chromium."""
+import re
+
+from sqlalchemy import update
+
+from models import Account, db
+from tests.rect_helpers import item_of_rating, make_rating, make_walkthrough, run
+
+
+def _token(headers: dict) -> str:
+    return headers["Authorization"].removeprefix("Bearer ")
+
+
+def sign_in(client, headers) -> str:
+    response = client.post("/console/sign-in", data={"token": _token(headers)})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/console" in cookie
+    page = client.get("/console/")
+    assert page.status_code == 200
+    return re.search(r'name="csrf" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+
+
+class Item:
+    def __init__(self, row):
+        self.id, self.version, self.source_id = row.id, row.version, row.source_id
+
+
+def _item(hall="HZ-XC") -> Item:
+    rating = make_rating(hall=hall)
+    run("collect_bad_ratings")
+    return Item(item_of_rating(rating["id"]))
+
+
+def test_sign_in_board_and_scope(client, tokens):
+    mine, other = _item(), _item("HZ-XC-HB")
+    assert client.get("/console/").status_code == 401  # the sign-in page
+    bad = client.post("/console/sign-in", data={"token": "wrong"})
+    assert bad.status_code == 401 and "令牌无效" in bad.get_data(as_text=True)
+    sign_in(client, tokens["staff_b"])
+    board = client.get("/console/").get_data(as_text=True)
+    assert f"#{other.id} " in board and f"#{mine.id} " not in board
+    assert client.get(f"/console/items/{mine.id}").status_code == 404  # another hall's item by URL
+    page = client.get(f"/console/items/{other.id}")
+    assert page.status_code == 200 and "回访核实" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store" and "frame-ancestors 'none'" in \
+        page.headers["Content-Security-Policy"]
+
+
+def test_actions_need_the_csrf_token_and_the_current_version(client, tokens):
+    item = _item()
+    csrf = sign_in(client, tokens["staff"])
+    form = {"action": "verify", "resolution": "immediate", "callback_note": "已电话回访", "version": str(item.version)}
+    refused = client.post(f"/console/items/{item.id}/actions", data=form)
+    assert refused.status_code == 403
+    assert client.post(f"/console/items/{item.id}/actions", data={**form, "csrf": "forged"}).status_code == 403
+    assert item_of_rating(int(item.source_id)).status == "pending"
+    done = client.post(f"/console/items/{item.id}/actions", data={**form, "csrf": csrf})
+    assert done.status_code == 303
+    assert "整改中" in client.get(done.headers["Location"]).get_data(as_text=True)
+    stale = client.post(f"/console/items/{item.id}/actions",
+                        data={"action": "appeal", "note": "恶意差评", "version": str(item.version), "csrf": csrf})
+    assert stale.status_code == 412 and "该事项已被他人修改，已为您刷新" in stale.get_data(as_text=True)
+    assert item_of_rating(int(item.source_id)).status == "rectifying"
+    missing = client.post(f"/console/items/{item.id}/actions",
+                          data={"action": "submit", "version": str(item.version + 1), "csrf": csrf})
+    assert missing.status_code == 422 and "整改措施" in missing.get_data(as_text=True)
+
+
+def test_sign_out_and_deactivation_end_the_session(client, tokens):
+    csrf = sign_in(client, tokens["staff"])
+    cookie = client.get_cookie("hf_console", path="/console").value
+    assert client.post("/console/sign-out", data={"csrf": csrf}).status_code == 303
+    client.set_cookie("hf_console", cookie, path="/console")  # a copy of the old cookie, replayed
+    assert client.get("/console/").status_code == 401
+    sign_in(client, tokens["supervisor"])
+    db.session.execute(update(Account).where(Account.name == "测试-supervisor").values(active=False))
+    db.session.commit()
+    assert client.get("/console/").status_code == 401
+
+
+def test_report_and_feedback_open_with_the_session_but_the_api_stays_bearer_only(client, tokens, app):
+    sign_in(client, tokens["supervisor"])
+    report = client.get("/console/reports/monthly")
+    assert report.status_code == 200 and report.mimetype == "text/html"
+    assert client.get("/api/v1/reports/monthly?format=html").status_code == 401
+    walk = make_walkthrough()
+    feedback = client.get(f"/console/walkthroughs/{walk.id}/feedback")
+    assert feedback.status_code == 200 and "体验反馈表" in feedback.get_data(as_text=True)
+    with app.test_client() as staff_b:
+        sign_in(staff_b, tokens["staff_b"])  # another hall's staff: the same URL is a 404
+        assert staff_b.get(f"/console/walkthroughs/{walk.id}/feedback").status_code == 404
+
+
+def test_sign_in_from_another_site_is_refused(client, tokens):
+    response = client.post("/console/sign-in", data={"token": _token(tokens["staff"])},
+                           headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403 and "Set-Cookie" not in response.headers
+
+
+def test_the_tablet_sync_needs_the_session_and_its_csrf_header(client, tokens):
+    record = {"id": "6f1c1b1e-9a1d-4c39-8a53-3a4f3d3f7b10", "hall": "HZ-XC", "item": "SB-001", "mode": "accompany",
+              "observer": {"name": "李科长"}, "started_at": "2026-11-30T09:30:00+08:00", "status": "draft",
+              "findings": []}
+    bad = {**record, "id": "7f1c1b1e-9a1d-4c39-8a53-3a4f3d3f7b11", "mode": "nope"}
+    assert client.post("/console/sync", json={"walkthroughs": [record]}).status_code == 401
+    csrf = sign_in(client, tokens["staff"])
+    assert client.post("/console/sync", json={"walkthroughs": [record]}).status_code == 403
+    response = client.post("/console/sync", json={"walkthroughs": [record, bad]}, headers={"X-CSRF-Token": csrf})
+    results = response.get_json()["results"]
+    assert [r["outcome"] for r in results] == ["created", "rejected"] and "mode" in results[1]["errors"]
+    page = client.get("/console/walkthroughs/new").get_data(as_text=True)
+    assert "pages-walk.js" in page and "李科长" not in page  # records live on the tablet, not in the page
