@@ -1,4 +1,7 @@
-"""Request checks that apply to every route: body size and type, write intent, security headers."""
+"""Request checks that apply to every route: body size, encoding, nesting and type, write intent, security headers."""
+import json
+import re
+
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -39,8 +42,18 @@ def _reject_query_of_queryless_route() -> None:
         return
     parameters = getattr(handler, "_apidoc", {}).get("arguments", {}).get("parameters", [])
     if not any(p.get("in") == "query" for p in parameters):
-        errors, detail = validation_problem({name: ["Unknown field."] for name in request.args})
+        errors, detail = validation_problem({name: ["Unknown field."] for name in request.args}, "query")
         raise ValidationFailed(errors, detail=detail)
+
+
+MAX_DEPTH = 32  # arrays/objects inside each other; the deepest real body (a sync batch) has 4
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+NUL_MESSAGE = "文本中不能包含空字符（\\u0000）"
+SURROGATE_MESSAGE = "文本中含有无效字符（不成对的 UTF-16 代理项 \\ud800–\\udfff），请删除后重试"
 
 
 def has_nul(value) -> bool:
@@ -53,33 +66,112 @@ def has_nul(value) -> bool:
     return False
 
 
-def _reject_nul():
-    # PostgreSQL cannot store NUL in text, and no real client sends it: refuse it up front, on both databases.
-    raise ValidationFailed({"body": ["文本中不能包含空字符（\\u0000）"]}, code="validation_error")
+def _bad_text(value: str, surrogates: bool) -> str | None:
+    if "\x00" in value:
+        return NUL_MESSAGE
+    if surrogates and not value.isascii() and _SURROGATE.search(value):
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _find_bad_text(value, path: tuple, surrogates: bool):
+    """(path, message) of the first string holding a NUL or a lone surrogate, else None. A lone surrogate can only
+    come from a JSON escape (the body is strict UTF-8); no database stores it (UnicodeEncodeError at the write)."""
+    if isinstance(value, str):
+        message = _bad_text(value, surrogates)
+        return (path, message) if message else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            message = _bad_text(key, surrogates)
+            if message:
+                return path, message
+            found = _find_bad_text(item, (*path, key), surrogates)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _find_bad_text(item, (*path, str(index)), surrogates)
+            if found:
+                return found
+    return None
+
+
+def _refuse_text(path: tuple, message: str):
+    """422 keyed like marshmallow's errors: {"comment": [...]}, {"findings": {"0": {"description": [...]}}}."""
+    errors: dict | list = [message]
+    for key in reversed(path or ("body",)):
+        errors = {key: errors}
+    raise ValidationFailed(errors, detail=message, code="validation_error")
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays/objects nest deeper than `limit`, found without parsing: json.loads recurses once per level,
+    so '[' * 60000 would end in a RecursionError (a 500) before any schema saw it."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for bracket in _NOT_BRACKET.sub("", _STRING.sub('""', text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_body(raw: bytes):
+    """The JSON body, decoded strictly as UTF-8 (json.loads would guess UTF-16/32 from bytes), bounded in nesting,
+    without NaN/Infinity, and without NUL or lone surrogates in any string."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("请求体不是有效的 JSON（须为 UTF-8 编码）", code="malformed_json") from None
+    if too_deep(text):
+        raise BadRequest(f"请求体 JSON 嵌套过深（最多 {MAX_DEPTH} 层）", code="malformed_json")
+    try:
+        body = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise BadRequest("请求体不是有效的 JSON（须为 UTF-8 编码）", code="malformed_json") from None
+    surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    if surrogates or "\\u0000" in text:
+        found = _find_bad_text(body, (), surrogates)
+        if found:
+            _refuse_text(*found)
+    return body
 
 
 def check_body():
     if request.args:
-        if any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
-            _reject_nul()
+        for key, value in request.args.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                # PostgreSQL cannot store NUL in text, and no real client sends it: refuse it up front, on both.
+                _refuse_text(() if "\x00" in key else (key,), NUL_MESSAGE)
         _reject_query_of_queryless_route()
     if request.method not in WRITE_METHODS:
         return
     declare_write_intent(True)
-    # Also bounds what werkzeug reads from a chunked body, which has no Content-Length to check here.
-    request.max_content_length = _limit_for_request()
+    limit = request.max_content_length = _limit_for_request()
     length = request.content_length
-    if length is not None and length > request.max_content_length:
+    if length is not None and length > limit:
         raise RequestEntityTooLarge()
-    if not length and "chunked" not in request.headers.get("Transfer-Encoding", ""):
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if not length and not chunked:
         return  # an empty body (e.g. an action without options) needs no content type
     if not request.is_json:
         raise BadRequest("请求体必须是 JSON，并设置 Content-Type: application/json", code="unsupported_content_type")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise BadRequest("请求体不是有效的 JSON（须为 UTF-8 编码）", code="malformed_json")
-    if has_nul(body):
-        _reject_nul()
+    # A chunked body has no Content-Length to check: werkzeug stops reading at max_content_length, so one byte
+    # more than the limit tells an oversize body (413) from one of exactly the limit.
+    request.max_content_length = limit + 1
+    raw = request.get_data(cache=True)
+    request.max_content_length = limit
+    if len(raw) > limit:
+        raise RequestEntityTooLarge()
+    parse_body(raw)
 
 
 def end_request(_exc=None):
