@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from service.vocab import CHANNELS
 
-from .common import BaseSchema, LocalDateTime, PageQuery
+from .common import BaseSchema, Date, LocalDateTime, PageQuery
 
 PHONE_PATTERN = r"^1[3-9]\d{9}$"
 _score_msg = "评分必须是 1 到 5 之间的整数"
@@ -107,5 +107,5 @@ class RatingListQuery(PageQuery):
     score = fields.Integer(validate=validate.Range(1, 5, error=_score_msg))
     bad = fields.Boolean()
     channel = fields.String(validate=validate.OneOf(list(CHANNELS)))
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
