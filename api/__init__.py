@@ -3,7 +3,7 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter
 
-from . import cases, catalog, health, jobs, ratings, rectification, reports, stats, walkthroughs
+from . import cases, catalog, health, jobs, openapi, ratings, rectification, reports, stats, walkthroughs
 from .hooks import init_hooks
 
 PREFIX = "/api/v1"
@@ -27,3 +27,4 @@ def register_blueprints(api: Api, app: Flask) -> None:
         api.register_blueprint(blp, url_prefix=PREFIX)
     rectification.install_poll_fast_path(app, PREFIX)
     ratings.install_intake_fast_path(app, PREFIX)
+    openapi.install(api, app, PREFIX)

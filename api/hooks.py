@@ -161,6 +161,8 @@ def check_body():
         raise RequestEntityTooLarge()
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if not length and not chunked:
+        if request.method == "PATCH":
+            _refuse_empty_patch()
         return  # an empty body (e.g. an action without options) needs no content type
     if not request.is_json:
         raise BadRequest("请求体必须是 JSON，并设置 Content-Type: application/json", code="unsupported_content_type")
@@ -171,7 +173,13 @@ def check_body():
     request.max_content_length = limit
     if len(raw) > limit:
         raise RequestEntityTooLarge()
-    parse_body(raw)
+    if parse_body(raw) == {} and request.method == "PATCH":
+        _refuse_empty_patch()
+
+
+def _refuse_empty_patch():
+    """A PATCH names what it changes; one without a field would answer 200 having changed nothing."""
+    raise ValidationFailed({"body": ["请求体不能为空，请至少提供一个要修改的字段"]}, code="validation_error")
 
 
 def end_request(_exc=None):
