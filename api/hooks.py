@@ -152,8 +152,8 @@ def check_body():
                 # PostgreSQL cannot store NUL in text, and no real client sends it: refuse it up front, on both.
                 _refuse_text(() if "\x00" in key else (key,), NUL_MESSAGE)
         _reject_query_of_queryless_route()
-    if request.method not in WRITE_METHODS:
-        return
+    if request.method not in WRITE_METHODS or request.routing_exception is not None:
+        return  # an unknown route or method is answered 404/405 whatever its body
     declare_write_intent(True)
     limit = request.max_content_length = _limit_for_request()
     length = request.content_length

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, send_from_directory
 PROBLEM = "application/problem+json"
 WRITE_METHODS = ("post", "put", "patch", "delete")
 MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"
+NO_NUL_PATTERN = r"^[^\x00]*$"
 ROLE_LABELS = {"public": "公开接口，无需令牌", "staff": "需要工作人员（staff）及以上角色的令牌",
                "supervisor": "需要督办人员（supervisor）及以上角色的令牌", "admin": "需要管理员（admin）令牌"}
 STATUS_TEXT = {400: "请求格式不正确", 401: "缺少或无效的访问令牌", 403: "当前角色无权执行此操作",
@@ -75,8 +76,9 @@ def _cursor_pattern() -> str:
     middle = chunks(digits, digits, digits)
     last = [chunks(b"}"), chunks(digits, b"}"), chunks(digits, digits, b"}")]
     tail = "(?:" + "|".join(last) + ")"
-    return (f"^eyJpZCI6(?:{first_one}|{first}(?:(?:{middle}){{0,4}}{tail}|(?:{middle}){{5}}"
-            f"(?:{last[0]}|{last[1]})))$")
+    # An empty cursor is the first page, as no cursor is.
+    return (f"^(?:eyJpZCI6(?:{first_one}|{first}(?:(?:{middle}){{0,4}}{tail}|(?:{middle}){{5}}"
+            f"(?:{last[0]}|{last[1]}))))?$")
 
 
 def _product(positions):
@@ -178,6 +180,31 @@ def _error_codes(path: str, method: str, operation: dict, access: str, schemas: 
     return codes
 
 
+def _lost_media_types(operation: dict, handler) -> None:
+    """An @blp.alt_response with the success status and another content type (the HTML form of a report) is
+    dropped by flask-smorest's merge: add its media type to that response."""
+    declared = getattr(handler, "_apidoc", {}).get("response", {}).get("responses", {})
+    for status, alternatives in declared.items():
+        for alternative in alternatives if isinstance(alternatives, list) else [alternatives]:
+            media = alternative.get("content_type") if isinstance(alternative, dict) else None
+            response = operation["responses"].get(str(status))
+            if media and response is not None and "content" in response:
+                response["content"].setdefault(media, {"schema": {"type": "string"}})
+
+
+def _no_nul_in_text(node) -> None:
+    """Every free-text string says it cannot hold NUL (refused with a 422 everywhere, see api/hooks.py), so a
+    generator does not send one expecting it to be accepted."""
+    if isinstance(node, dict):
+        if (node.get("type") == "string" and not {"pattern", "format", "enum"} & set(node)):
+            node["pattern"] = NO_NUL_PATTERN
+        for value in node.values():
+            _no_nul_in_text(value)
+    elif isinstance(node, list):
+        for value in node:
+            _no_nul_in_text(value)
+
+
 def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
     """The document flask-smorest built, completed (a new dict; the input is not changed)."""
     doc = copy.deepcopy(spec)
@@ -204,6 +231,7 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
             operation["operationId"] = operation_id
             if converter is not None:
                 _lost_query_parameters(operation, handler, converter)
+            _lost_media_types(operation, handler)
             summary = operation.get("summary") or operation_id
             operation["description"] = operation.get("description") or f"{summary}。{ROLE_LABELS[access]}。"
             declared = {p["name"] for p in operation.get("parameters", [])}
@@ -231,6 +259,8 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
             for status in sorted(codes):
                 responses[str(status)] = _problem_response(status, codes[status], STATUS_TEXT[status])
             responses["default"] = {"$ref": "#/components/responses/DEFAULT_ERROR"}
+            _no_nul_in_text(operation.get("parameters", []))
+    _no_nul_in_text(schemas)
     return doc
 
 
