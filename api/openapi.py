@@ -10,7 +10,9 @@ import copy
 import re
 from pathlib import Path
 
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, send_from_directory
+from swagger_ui_bundle import swagger_ui_path
 
 PROBLEM = "application/problem+json"
 WRITE_METHODS = ("post", "put", "patch", "delete")
@@ -41,7 +43,9 @@ SERVICE_CODES = {
 # Header parameters the service reads, by operationId (those a view already declares keep their own text).
 HEADERS = {
     "postRatings": [
-        {"in": "header", "name": "Idempotency-Key", "schema": {"type": "string", "pattern": r"^[\x20-\x7e]{1,64}$"},
+        # Spaces only inside the key: HTTP drops them at the ends of a header value.
+        {"in": "header", "name": "Idempotency-Key",
+         "schema": {"type": "string", "pattern": r"^[\x21-\x7e]([\x20-\x7e]{0,62}[\x21-\x7e])?$"},
          "description": "幂等键（1–64 个可打印 ASCII 字符）：同一键、同一内容的重试返回第一次的结果"},
         {"in": "header", "name": "X-Client-Id", "schema": {"type": "string", "maxLength": 128},
          "description": "客户端标识（小程序、评价器）：与来源地址一起决定限流和幂等键的作用域"},
@@ -267,8 +271,6 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
 def install(api, app: Flask, prefix: str) -> None:
     """Complete the document once, after every blueprint is registered; every reader (openapi.json, the docs page,
     `flask openapi print`) goes through api.spec.to_dict()."""
-    from apispec.ext.marshmallow import MarshmallowPlugin
-
     plugin = next(p for p in api.spec.plugins if isinstance(p, MarshmallowPlugin))
     doc = complete(api.spec.to_dict(), app, prefix, plugin.converter)
     api.spec.to_dict = lambda: doc
@@ -278,8 +280,6 @@ def install(api, app: Flask, prefix: str) -> None:
 def configure_docs(app: Flask) -> None:
     """Swagger UI at {prefix}/docs, its scripts and styles served by the app from the swagger-ui-bundle package
     (no CDN: the page works where the service works). Called before flask-smorest's Api reads the config."""
-    from swagger_ui_bundle import swagger_ui_path
-
     prefix = app.config["OPENAPI_URL_PREFIX"].rstrip("/")
     assets = f"{prefix}/docs/assets"
     app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
