@@ -5,9 +5,11 @@ import re
 from flask import Flask, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from service.auth import authenticate
 from service.database import declare_write_intent, end_unit_of_work
 from service.errors import BadRequest, ValidationFailed
 
+from .access import bearer_token
 from .errors import validation_problem
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -178,7 +180,12 @@ def check_body():
 
 
 def _refuse_empty_patch():
-    """A PATCH names what it changes; one without a field would answer 200 having changed nothing."""
+    """A PATCH names what it changes; one without a field would answer 200 having changed nothing. This is a rule
+    about the body, so the caller's token and role are checked first, with the view's own rule (@requires): an
+    anonymous caller gets the 401 it would get with a body."""
+    access = getattr(_handler(), "_access", "public")
+    if access != "public":
+        authenticate(bearer_token()).require(access)
     raise ValidationFailed({"body": ["请求体不能为空，请至少提供一个要修改的字段"]}, code="validation_error")
 
 

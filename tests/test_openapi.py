@@ -127,6 +127,9 @@ def test_a_patch_must_change_something(client, tokens, spec):
         body = assert_problem(client.patch(f"{API}{path}", headers=tokens["admin"]), 422, "validation_error")
         assert body["errors"] == {"body": ["请求体不能为空，请至少提供一个要修改的字段"]}
         assert_problem(client.patch(f"{API}{path}", json={}, headers=tokens["admin"]), 422, "validation_error")
+    # The token comes first, as for any body rule: anonymous is 401, staff is 403.
+    assert_problem(client.patch(f"{API}/halls/HZ-XC"), 401, "unauthorized")
+    assert_problem(client.patch(f"{API}/halls/HZ-XC", headers=tokens["staff"]), 403, "forbidden")
     # A method the route does not have stays a 405, body or not.
     assert_problem(client.patch(f"{API}/health", headers=tokens["admin"]), 405, "method_not_allowed")
     assert_problem(client.patch(f"{API}/health", data="[[[", content_type="application/json"), 405)
