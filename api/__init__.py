@@ -9,6 +9,7 @@ from . import (
     catalog,
     health,
     jobs,
+    openapi,
     pages,
     ratings,
     rectification,
@@ -35,8 +36,9 @@ def register_blueprints(api: Api, app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
     api.register_converter(IdConverter, lambda _: {"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
     init_hooks(app)
-    pages.register(app)  # the HTML pages: after init_hooks, whose JSON body check it narrows to the API
+    pages.register(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     for blp in BLUEPRINTS:
         api.register_blueprint(blp, url_prefix=PREFIX)
     rectification.install_poll_fast_path(app, PREFIX)
+    openapi.install(api, app, PREFIX)

@@ -28,7 +28,8 @@ _EXACT = {
     "Not a valid utf-8 string.": "必须是有效的 UTF-8 字符串",
 }
 _PATTERNS = [
-    (re.compile(r"^Must be one of: (.*)\.$"), "取值必须是以下之一：{0}"),
+    # The accepted codes are English (miniprogram, hall ...): the OpenAPI document lists them, a citizen never reads them.
+    (re.compile(r"^Must be one of: (.*)\.$"), "不是可接受的取值"),
     (re.compile(r"^Longer than maximum length (\d+)\.$"), "长度不能超过 {0} 个字符"),
     (re.compile(r"^Shorter than minimum length (\d+)\.$"), "长度不能少于 {0} 个字符"),
     (re.compile(r"^Length must be between (\d+) and (\d+)\.$"), "长度必须在 {0} 到 {1} 之间"),
@@ -58,6 +59,28 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
           422: "validation_error", 429: "rate_limited", 500: "internal_error", 503: "unavailable"}
 
 
+UNKNOWN = _EXACT["Unknown field."]
+# The Chinese name of each field a request can carry, so that `detail` (shown to a citizen) names no field code;
+# `errors` stays keyed by the field names a client program reads.
+FIELD_LABELS = {
+    "hall": "服务大厅", "item": "服务事项", "window": "窗口", "staff_no": "工号", "score": "评分", "channel": "评价渠道",
+    "tags": "评价标签", "comment": "评价内容", "anonymous": "是否匿名", "name": "姓名", "phone": "手机号码",
+    "rating_token": "评价码", "case_no": "办件编号", "completed_at": "办结时间", "id": "编号", "mode": "体验方式",
+    "observer": "体验人", "title": "职务", "citizen": "群众", "started_at": "开始时间", "ended_at": "结束时间",
+    "summary": "体验小结", "status": "状态", "findings": "发现的问题", "step": "环节", "category": "问题类别",
+    "description": "问题描述", "severity": "严重程度", "suggestion": "改进建议", "needs_rectification": "是否需要整改",
+    "wait_minutes": "等候时长", "handle_minutes": "办理时长", "walkthroughs": "走流程记录", "action": "操作",
+    "note": "说明", "resolution": "处理方式", "callback_note": "回访记录", "measures": "整改措施", "result": "整改结果",
+    "answered": "是否已反馈", "unreachable": "无法联系的原因", "receipt": "回执", "cursor": "分页游标",
+    "limit": "每页条数", "from": "开始日期", "to": "结束日期", "group_by": "分组方式", "period": "月份", "month": "月份",
+    "by": "排名对象", "format": "格式", "q": "关键词", "code": "编码", "label": "名称", "applies_to": "适用范围",
+    "level": "层级", "parent_code": "上级大厅", "address": "地址", "department": "部门", "job": "任务",
+    "default_rating_enabled": "默认评价", "source": "来源", "list": "整改清单", "overdue": "是否逾期",
+    "updated_since": "更新时间起点", "bad": "差评", "role": "角色", "active": "是否启用", "url": "地址",
+    "events": "事件类型", "record": "记录",
+}
+
+
 def translate(message: str) -> tuple[str, bool]:
     """(Chinese message, whether it was a generic one that needs the field name to make sense)."""
     if message in _EXACT:
@@ -69,9 +92,9 @@ def translate(message: str) -> tuple[str, bool]:
     return message, False
 
 
-def _translate_tree(node, path: str, leaves: list):
+def _translate_tree(node, path: tuple, leaves: list):
     if isinstance(node, dict):
-        return {str(k): _translate_tree(v, f"{path}.{k}" if path else str(k), leaves) for k, v in node.items()}
+        return {str(k): _translate_tree(v, (*path, str(k)), leaves) for k, v in node.items()}
     if isinstance(node, list | tuple):
         out = []
         for item in node:
@@ -87,17 +110,35 @@ def _translate_tree(node, path: str, leaves: list):
     return [text]
 
 
-def validation_problem(messages: dict):
-    """marshmallow/webargs messages → (errors, detail); the location level (json, query) is dropped."""
+def _label(path: tuple) -> str | None:
+    """The Chinese name of the innermost named field of an error's path (list indexes skipped)."""
+    for key in reversed(path):
+        if not key.isdigit():
+            return FIELD_LABELS.get(key)
+    return None
+
+
+def _detail_of(path: tuple, text: str, generic: bool, location: str | None) -> str:
+    if not generic:
+        return text  # written for its field, in Chinese already
+    if text == UNKNOWN:
+        return "请求中包含不支持的查询参数" if location == "query" else "请求中包含不支持的字段"
+    label = _label(path)
+    return f"{label}：{text}" if label else f"{_DETAILS[422]}：{text}"
+
+
+def validation_problem(messages: dict, location: str | None = None):
+    """marshmallow/webargs messages → (errors, detail); the location level (json, query) is dropped. `detail` is
+    for a person: it names the field in Chinese, never by its code; `errors` keeps the field names."""
     if len(messages) == 1 and next(iter(messages)) in ("json", "query", "form", "view_args", "headers"):
-        messages = next(iter(messages.values()))
+        location = next(iter(messages))
+        messages = messages[location]
     if isinstance(messages, list):
         messages = {"body": messages}
     messages = {("body" if k == "_schema" else k): v for k, v in messages.items()}
     leaves: list = []
-    errors = _translate_tree(messages, "", leaves)
-    path, text, generic = leaves[0] if leaves else ("", _DETAILS[422], False)
-    detail = f"{path}：{text}" if generic and path else text
+    errors = _translate_tree(messages, (), leaves)
+    detail = _detail_of(*leaves[0], location) if leaves else _DETAILS[422]
     if len(leaves) > 1:
         detail += f"（共 {len(leaves)} 处错误）"
     return errors, detail

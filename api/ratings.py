@@ -1,34 +1,17 @@
 """Rating routes (好差评): public intake, the rater's own view by receipt, scoped lists for staff."""
 from flask import request
 from flask.views import MethodView
-from webargs.core import missing
 
 from service import ratings
 from service.auth import authenticate
 from service.errors import ValidationFailed
 
 from .access import bearer_token, principal, public, requires
-from .blueprint import Blueprint, StrictParser
+from .blueprint import Blueprint
 from .schemas.common import take_page
 from .schemas.ratings import RatingCreated, RatingDetail, RatingIn, RatingList, RatingListQuery, ReceiptQuery
 
-
-class ParsedJsonParser(StrictParser):
-    """Loads the JSON body that api.hooks.check_body has parsed and checked already (werkzeug keeps it on the
-    request), instead of parsing the bytes a second time; anything it did not parse takes webargs' own way."""
-
-    def _raw_load_json(self, req):
-        if not req.is_json:
-            return missing
-        body = req.get_json(silent=True)
-        return super()._raw_load_json(req) if body is None else body
-
-
-class IntakeBlueprint(Blueprint):
-    ARGUMENTS_PARSER = ParsedJsonParser()
-
-
-blp = IntakeBlueprint("ratings", __name__, description="好差评：提交、查看与查询")
+blp = Blueprint("ratings", __name__, description="好差评：提交、查看与查询")
 # Instances, not classes: webargs and flask-smorest would build (and deep-copy the fields of) a schema per request.
 RATING_IN = RatingIn()
 RATING_CREATED = RatingCreated()

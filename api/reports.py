@@ -8,6 +8,7 @@ from service.timeutil import iso
 from .access import principal, requires
 from .blueprint import Blueprint
 from .charts import columns, hbar
+from .schemas.common import check_month
 from .schemas.stats import RankingOut, RankingQuery, ReportOut, ReportQuery
 
 blp = Blueprint("reports", __name__, description="排名与月度报告", template_folder="templates")
@@ -38,6 +39,7 @@ class Rankings(MethodView):
     @blp.response(200, _ranking_out)
     def get(self, args):
         """按差评率排名（Wilson 置信下限）"""
+        check_month(args["period"], "period")
         return rankings.rankings(principal(), month=args["period"], by=args["by"], hall=args.get("hall"))
 
 
@@ -49,6 +51,7 @@ class MonthlyReport(MethodView):
     @blp.alt_response(200, description="format=html：可打印的报告页面", content_type="text/html")
     def get(self, args):
         """月度报告（JSON 或 HTML）"""
+        check_month(args.get("month"), "month")
         report = reports.monthly(principal(), hall=args.get("hall"), month=args.get("month"))
         if args["format"] == "html":
             page = render_template(

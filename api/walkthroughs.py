@@ -7,7 +7,7 @@ from service.timeutil import SHANGHAI
 
 from .access import principal, public, requires
 from .blueprint import Blueprint
-from .hooks import body_limit
+from .hooks import body_limit, records_checked_alone
 from .schemas.common import take_page
 from .schemas.walkthroughs import (
     FeedbackOut,
@@ -103,6 +103,7 @@ class Sync(MethodView):
     @blp.arguments(_sync_in)
     @blp.response(200, _sync_out)
     @body_limit("SYNC_MAX_BODY_BYTES")
+    @records_checked_alone
     def post(self, data):
         """平板批量同步：逐条保存或拒绝，坏记录不影响其他记录；重放同一批次不改变任何数据"""
         return {"results": walkthrough_sync.sync(principal(), data["walkthroughs"])}

@@ -8,6 +8,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from api.openapi import configure_docs
 from api.schemas.common import ProblemSchema
 from models import db
 
@@ -47,6 +48,7 @@ def init_migrate(app: Flask) -> None:
 
 
 def init_api(app: Flask) -> Api:
+    configure_docs(app)
     return FeedbackApi(app)
 
 

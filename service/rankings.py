@@ -29,9 +29,9 @@ def month_period(month: str) -> Period:
     try:
         year, mon = (int(part) for part in month.split("-"))
         start = date(year, mon, 1)
+        end = date(year + (mon == 12), mon % 12 + 1, 1)  # inside: 9999-12 has no next month
     except (ValueError, TypeError):
         raise ValidationFailed({"period": ["月份格式应为 YYYY-MM，例如 2026-10"]}) from None
-    end = date(year + (mon == 12), mon % 12 + 1, 1)
     return Period(start, date.fromordinal(end.toordinal() - 1))
 
 

@@ -2,9 +2,8 @@
 import hashlib
 import hmac
 import json
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -16,6 +15,7 @@ from . import outbox
 from .auth import Principal
 from .database import writes
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
+from .inputs import DATE_RANGE_MESSAGE, in_supported_range, unstorable_text_errors
 from .security import encrypt, mask_name
 from .timeutil import now
 from .walkthroughs import WalkthroughRow, get
@@ -28,10 +28,7 @@ CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "reje
 RACE_ATTEMPTS = 5
 
 # Times a tablet can mean: older or later ones are typos, and the oldest possible ones overflow in UTC.
-EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 # Half of a UTF-16 pair alone (JSON "\ud800"): Python holds it, but no database driver can encode it.
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-UNSTORABLE_TEXT = "含有无法识别的字符（不成对的 Unicode 代理项），请检查输入"
 
 _W = Walkthrough.__table__
 _F = Finding.__table__
@@ -229,26 +226,14 @@ def _result(wid: str | None, outcome: str, error: ServiceError | None = None) ->
     return {"id": wid, "outcome": REJECTED, "errors": error.errors or {"id": [error.detail]}, "error": error}
 
 
-def _lone_surrogates(value) -> dict | list | None:
-    """Errors shaped like the record ({"findings": {"0": {"description": [...]}}}) for each string no database
-    driver can encode."""
-    if isinstance(value, str):
-        return [UNSTORABLE_TEXT] if _LONE_SURROGATE.search(value) else None
-    if isinstance(value, dict | list):
-        pairs = value.items() if isinstance(value, dict) else ((str(i), v) for i, v in enumerate(value))
-        found = {key: errors for key, v in pairs if (errors := _lone_surrogates(v))}
-        return found or None
-    return None
-
-
 def _screen(data: dict) -> None:
     """Refuses what the schema lets through but the database cannot store, before the batch reads or writes it."""
-    errors = _lone_surrogates(data) or {}
+    errors = unstorable_text_errors(data) or {}
     for name in ("started_at", "ended_at"):
         moment = data.get(name)
         # The date as sent (its own offset): converting 0001-01-01T00:00+14:00 to UTC would itself overflow.
-        if moment is not None and not EARLIEST <= moment.date() <= LATEST:
-            errors[name] = [f"时间应在 {EARLIEST} 至 {LATEST} 之间"]
+        if moment is not None and not in_supported_range(moment.date()):
+            errors[name] = [DATE_RANGE_MESSAGE]
     if errors:
         raise ValidationFailed(errors, detail=_first_message(errors))
 

@@ -1,13 +1,17 @@
 """What every HTML page shares: the blueprint helpers, the large-type preference, CSP, HTML error pages."""
 import hashlib
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
 from flask import Blueprint, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from service.errors import ServiceError
+from service.database import declare_write_intent
+from service.errors import ServiceError, ValidationFailed
 from service.timeutil import SHANGHAI
+
+from ..hooks import WRITE_METHODS
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 # Pages load only the app's own files: no inline script, no inline style, no framing, forms post to this origin.
@@ -34,8 +38,14 @@ def _asset_version() -> str:
 ASSET_VERSION = _asset_version()
 
 
-def page_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
+def page_blueprint(name: str, import_name: str, *, writes_ahead: bool = False, **kwargs) -> Blueprint:
+    """A blueprint of HTML pages. Its forms post application/x-www-form-urlencoded, so api.hooks' JSON body check
+    leaves it to check_form (`takes_forms`). `writes_ahead`: its POSTs declare their write up front (on SQLite the
+    Session then begins with BEGIN IMMEDIATE, as an API write does); the citizen's posts do not, because the intake
+    writes on its own connection (plain statements), which a Session holding the write lock would block."""
     blp = Blueprint(name, import_name, template_folder="../templates", **kwargs)
+    blp.takes_forms = True
+    blp.before_request(partial(check_form, writes_ahead))
     blp.after_request(page_headers)
     blp.register_error_handler(ServiceError, service_error_page)
     blp.register_error_handler(HTTPException, http_error_page)
@@ -114,6 +124,13 @@ def http_error_page(error: HTTPException):
     messages = {404: "您要找的页面不存在，请核对链接或二维码。", 405: "请从页面上的按钮提交。",
                 413: "提交的内容过多，请删减后再试。"}
     return error_page(status, messages.get(status, "请求未能完成，请稍后再试。"))
+
+
+def check_form(writes_ahead: bool) -> None:
+    if writes_ahead and request.method in WRITE_METHODS:
+        declare_write_intent(True)
+    if form_has_nul():
+        raise ValidationFailed({"body": ["文本中不能包含空字符"]})
 
 
 def form_has_nul() -> bool:

@@ -35,7 +35,7 @@ from .api_routes import qr_sheet_response
 from .common import PRINT_CSP, error_page, page_blueprint, render
 
 RECT_PAGE, RECT_DETAIL, WALKTHROUGH_LIST = RectificationPage(), RectificationDetail(), WalkthroughList()
-blp = page_blueprint("console", __name__, url_prefix="/console")
+blp = page_blueprint("console", __name__, url_prefix="/console", writes_ahead=True)
 COOKIE = "hf_console"
 ACTION_IN = ActionIn()
 SYNC_IN = SyncIn()

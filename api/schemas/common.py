@@ -1,6 +1,10 @@
 """Building blocks shared by every resource's schemas."""
-from marshmallow import RAISE, Schema, fields, validate
+from datetime import date
 
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from service.errors import ValidationFailed
+from service.inputs import DATE_RANGE_MESSAGE, EARLIEST, LATEST, in_supported_range
 from service.timeutil import SHANGHAI
 
 
@@ -10,8 +14,56 @@ class BaseSchema(Schema):
         ordered = True
 
 
+# Dates the service takes in (docs/api-decisions.md, General): a year 1 or 9999 would overflow the conversions to
+# Asia/Shanghai and the month arithmetic, and no real record of this service lies outside these years.
+DATE_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$"
+DATETIME_PATTERN = (r"^20\d{2}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,6})?"
+                    r"(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$")
+
+
+MONTH_RANGE_MESSAGE = f"月份超出支持范围（{EARLIEST:%Y-%m} 至 {LATEST:%Y-%m}）"
+
+
+def check_month(month: str | None, field: str) -> None:
+    """A YYYY-MM (its format checked by the schema's pattern) within the supported range, else a 422."""
+    if month is None:
+        return
+    try:
+        first = date(int(month[:4]), int(month[5:7]), 1)
+    except ValueError:
+        return  # the service words the format error
+    if not in_supported_range(first):
+        raise ValidationFailed({field: [MONTH_RANGE_MESSAGE]})
+
+
+class Date(fields.Date):
+    """A calendar date (YYYY-MM-DD) within the supported range."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.metadata = {"pattern": DATE_PATTERN, **self.metadata}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not in_supported_range(day):
+            raise ValidationError(DATE_RANGE_MESSAGE)
+        return day
+
+
 class LocalDateTime(fields.AwareDateTime):
-    """Accepts ISO 8601 with an offset; answers in Asia/Shanghai (+08:00)."""
+    """Accepts ISO 8601 with an offset, its date (as written) within the supported range; answers in Asia/Shanghai
+    (+08:00)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.metadata = {"pattern": DATETIME_PATTERN, **self.metadata}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        # The date as written, never converted first: 0001-01-01T00:00:00+14:00 has no UTC year to convert to.
+        if not in_supported_range(moment.date()):
+            raise ValidationError(DATE_RANGE_MESSAGE)
+        return moment
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None or isinstance(value, str):  # already rendered (e.g. a replayed response)

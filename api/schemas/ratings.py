@@ -4,7 +4,7 @@ from marshmallow import ValidationError, fields, validate
 from service.security import is_mobile
 from service.vocab import CHANNELS, is_bad, level_of
 
-from .common import BaseSchema, LocalDateTime, PageQuery
+from .common import BaseSchema, Date, LocalDateTime, PageQuery
 
 _score_msg = "评分必须是 1 到 5 之间的整数"
 
@@ -147,5 +147,5 @@ class RatingListQuery(PageQuery):
     score = fields.Integer(validate=validate.Range(1, 5, error=_score_msg))
     bad = fields.Boolean()
     channel = fields.String(validate=validate.OneOf(list(CHANNELS)))
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()

@@ -3,13 +3,13 @@ from marshmallow import fields, validate
 
 from service.metrics import GROUPS
 
-from .common import BaseSchema
+from .common import BaseSchema, Date
 
 
 class StatsQuery(BaseSchema):
     hall = fields.String(metadata={"description": "大厅编码：该大厅及其下级大厅"})
-    from_ = fields.Date(data_key="from", metadata={"description": "开始日期（含），缺省为本月1日"})
-    to = fields.Date(metadata={"description": "结束日期（含），缺省为今天"})
+    from_ = Date(data_key="from", metadata={"description": "开始日期（含），缺省为本月1日"})
+    to = Date(metadata={"description": "结束日期（含），缺省为今天"})
     group_by = fields.String(load_default="hall", validate=validate.OneOf(
         GROUPS, error=f"group_by 必须是 {'、'.join(GROUPS)} 之一"))
 
@@ -37,8 +37,8 @@ class StatsOut(BaseSchema):
 
 class TagStatsQuery(BaseSchema):
     hall = fields.String()
-    from_ = fields.Date(data_key="from")
-    to = fields.Date()
+    from_ = Date(data_key="from")
+    to = Date()
 
 
 class TagShare(BaseSchema):

@@ -7,7 +7,7 @@ from service.vocab import FINDING_CATEGORIES, SEVERITIES, STEPS, WALKTHROUGH_MOD
 from service.walkthrough_sync import Invalid
 
 from ..errors import validation_problem
-from .common import BaseSchema, LocalDateTime, PageQuery
+from .common import BaseSchema, Date, LocalDateTime, PageQuery
 
 MAX_FINDINGS = 100
 MAX_MINUTES = 1440
@@ -187,8 +187,8 @@ class WalkthroughList(BaseSchema):
 class WalkthroughListQuery(PageQuery):
     hall = fields.String(validate=validate.Length(1, 32))
     status = fields.String(validate=_one_of(WALKTHROUGH_STATUSES, "状态"))
-    from_ = fields.Date(data_key="from", metadata={"description": "开始日期（含），按体验开始时间，北京时间"})
-    to = fields.Date(metadata={"description": "结束日期（含）"})
+    from_ = Date(data_key="from", metadata={"description": "开始日期（含），按体验开始时间，北京时间"})
+    to = Date(metadata={"description": "结束日期（含）"})
 
 
 class VocabEntry(BaseSchema):
