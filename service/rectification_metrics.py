@@ -5,8 +5,9 @@ effective ratings count: an upheld appeal takes its item out with the rating.
 """
 from sqlalchemy import and_, case, func, or_, select
 
-from models import RectificationItem, RectificationList, db
+from models import RectificationItem, RectificationList, ServiceItem, db
 
+from . import catalog
 from .rectification import CLOCK_STATUSES, STATUSES
 from .sqlutil import local_date_of, month_of
 from .timeutil import end_of_day, local_date, now, start_of_day
@@ -34,7 +35,7 @@ def _item_keys(group_by: str):
     item = RectificationItem
     return {"hall": [item.hall_code], "item": [item.item_code], "window": [item.hall_code, item.window_code],
             "staff": [item.hall_code, item.staff_no], "day": [item.source_on],
-            "month": [month_of(item.source_on)]}[group_by]
+            "month": [month_of(item.source_on)], "department": [ServiceItem.department]}[group_by]
 
 
 def by_group(group_by, halls, period, key_of) -> dict:
@@ -51,6 +52,7 @@ def by_group(group_by, halls, period, key_of) -> dict:
             .where(RectificationItem.source == "rating", RectificationItem.status != "dismissed",
                    RectificationItem.source_on >= period.start, RectificationItem.source_on <= period.end)
             .group_by(*keys))
+    stmt = catalog.with_department(stmt, group_by, RectificationItem, RectificationItem.item_code)
     if halls is not None:
         stmt = stmt.where(RectificationItem.hall_code.in_(halls))
     width = len(keys)

@@ -19,10 +19,10 @@ def _rating(hall, score, day, *, item="SB-001", window="01", staff="S1", is_defa
     return rating
 
 
-def _case(hall, no, completed: date, *, expired=True):
+def _case(hall, no, completed: date, *, expired=True, item="SB-001"):
     moment = datetime(completed.year, completed.month, completed.day, 2, 0, tzinfo=UTC)
     rate_before = moment + timedelta(days=7) if expired else datetime.now(UTC) + timedelta(days=3)
-    case = Case(case_no=no, hall_code=hall, item_code="SB-001", window_code="01", staff_no="S1",
+    case = Case(case_no=no, hall_code=hall, item_code=item, window_code="01", staff_no="S1",
                 completed_at=moment, rate_before=rate_before, token_hash=f"{no:0>64}")
     db.session.add(case)
     db.session.flush()
@@ -137,21 +137,27 @@ def test_tag_shares(client, tokens, dataset):
     assert body["items"][0]["count"] == 2  # most frequent first
 
 
-def test_every_grouping_adds_up_to_the_range_total(client, tokens, dataset):
-    """Rows without a window (or staff number) of different halls are not merged into one row."""
-    period = {"from": "2026-10-01", "to": "2026-10-31"}
-    _rating("HZ-XC", 4, date(2026, 10, 9), window=None, staff=None)
-    _rating("HZ-XC-JN", 2, date(2026, 10, 9), window=None, staff=None)
-    db.session.commit()
-    if db.session.query(DailyHallStats).count():  # the rolled variant: roll October again with the two new ratings
+def _reroll():
+    """In the rolled variant, roll October again so that ratings added by the test are in the rollup too."""
+    if db.session.query(DailyHallStats).count():
         from service import rollup
 
         db.session.query(DailyHallStats).delete()
         db.session.query(RollupState).delete()
         db.session.commit()
         rollup.refresh()
+
+
+def test_every_grouping_adds_up_to_the_range_total(client, tokens, dataset):
+    """Rows without a window (or staff number) of different halls are not merged into one row."""
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    _rating("HZ-XC", 4, date(2026, 10, 9), window=None, staff=None)
+    _rating("HZ-XC-JN", 2, date(2026, 10, 9), window=None, staff=None)
+    _rating("HZ-XC", 1, date(2026, 10, 9), item=None)
+    db.session.commit()
+    _reroll()
     totals = {}
-    for group_by in ("hall", "item", "window", "staff", "day", "month"):
+    for group_by in ("hall", "item", "window", "staff", "day", "month", "department"):
         rows = _rows(client, tokens["admin"], group_by=group_by, **period)
         totals[group_by] = sum(r["ratings"] for r in rows.values())
     assert len(set(totals.values())) == 1, totals
@@ -223,3 +229,66 @@ def test_rectification_rates(client, tokens, dataset):
                         headers=tokens["admin"]).get_json()
     # Items opened in October under HZ-XC (both halls), the dismissed one left out.
     assert report["rectification"] == {"opened": 4, "closed": 2, "on_time": 1, "overdue": 1}
+
+
+def test_group_by_department(client, tokens, dataset):
+    """谁办理谁负责: each rating counts for its item's department; ratings without an item make one 未指定部门 row."""
+    from models import RectificationItem, RectificationList
+
+    added = [  # (hall, score, day, item) besides the data set, whose ratings are all of SB-001 (人社局)
+        ("HZ-XC", 1, date(2026, 10, 9), "YB-001"),      # 医疗保障局
+        ("HZ-XC-JN", 4, date(2026, 10, 10), "YB-002"),  # 医疗保障局
+        ("HZ-XC", 2, date(2026, 10, 11), "GA-001"),     # 公安局（户籍）
+        ("HZ-XC", 5, date(2026, 10, 12), None),         # no item: 未指定部门
+        ("HZ-XC-JN", 1, date(2026, 10, 12), None),      # no item, another hall: the same row
+    ]
+    made = [_rating(hall, score, day, item=item) for hall, score, day, item in added]
+    _rating("HZ-XC", 1, date(2026, 10, 9), item="YB-001", effective=False)  # appeal upheld: counts nowhere
+    _case("HZ-XC", "M", date(2026, 10, 9), item="MZ-001")  # 民政局: a case never rated, its window closed
+    db.session.flush()
+    lst = RectificationList(code="RL-DEPT", source="rating", hall_code="HZ-XC", period="2026-W41", status="open")
+    db.session.add(lst)
+    db.session.flush()
+    stamp = datetime(2026, 10, 15, 4, tzinfo=UTC)
+    for rating, status, closed in [(made[0], "closed", stamp), (made[2], "rectifying", None)]:
+        db.session.add(RectificationItem(
+            list_id=lst.id, source="rating", source_id=str(rating.id), source_on=rating.rated_on,
+            hall_code=rating.hall_code, item_code=rating.item_code, window_code=rating.window_code,
+            staff_no=rating.staff_no, problem="差评", status=status, due_start=date(2026, 10, 1), due_days=5,
+            due_date=date(2026, 10, 20), closed_at=closed, created_at=stamp, updated_at=stamp))
+    db.session.commit()
+    _reroll()
+
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    rows = _rows(client, tokens["admin"], group_by="department", **period)
+    # 人社局: the data set's October ratings (HZ-XC: 5 of its own and case A's 5 and case B's default 3; HZ-XC-JN:
+    # the 1 and the 2), all of SB-001.
+    sb = [s for s, _ in dataset["xc"]] + [5, 3] + [s for s, d in dataset["jn"] if d.month == 10]
+    expected = {"人力资源和社会保障局": sb, "医疗保障局": [1, 4], "公安局（户籍）": [2], None: [5, 1], "民政局": []}
+    assert set(rows) == set(expected)
+    for key, scores in expected.items():
+        row = rows[key]
+        assert row["label"] == (key or "未指定部门")
+        assert row["ratings"] == len(scores), key
+        assert row["bad"] == sum(1 for s in scores if s <= 2), key
+        assert row["bad_rate"] == (round(sum(1 for s in scores if s <= 2) / len(scores), 4) if scores else None)
+    # 主动评价率 per department: 人社局's cases are A, B, C (rated, default, expired): 1 of 3; 民政局's M: 0 of 1.
+    assert rows["人力资源和社会保障局"]["active_rate"] == round(1 / 3, 4)
+    assert rows["民政局"]["active_rate"] == 0.0 and rows["医疗保障局"]["active_rate"] is None
+    # 差评 items: 医疗保障局's one item is closed on time; 公安局's is open and overdue (late now).
+    assert (rows["医疗保障局"]["items"], rows["医疗保障局"]["rectified_rate"], rows["医疗保障局"]["on_time_rate"]) \
+        == (1, 1.0, 1.0)
+    assert (rows["公安局（户籍）"]["items"], rows["公安局（户籍）"]["rectified_rate"],
+            rows["公安局（户籍）"]["on_time_rate"]) == (1, 0.0, 0.0)
+    assert rows["人力资源和社会保障局"]["rectified_rate"] is None  # no 差评 item: undefined, not zero
+    # The department rows add up to the halls' total, and to the item rows' total.
+    halls = _rows(client, tokens["admin"], group_by="hall", **period)
+    items = _rows(client, tokens["admin"], group_by="item", **period)
+    total = sum(r["ratings"] for r in halls.values())
+    assert total == len(sb) + len(added) == sum(r["ratings"] for r in rows.values())
+    assert total == sum(r["ratings"] for r in items.values())
+    assert sum(r["bad"] for r in rows.values()) == sum(r["bad"] for r in halls.values())
+    # Scoped like every grouping: the street hall's staff sees only its own ratings' departments.
+    jn = _rows(client, tokens["staff_jn"], group_by="department", **period)
+    assert {k: r["ratings"] for k, r in jn.items()} == {"人力资源和社会保障局": 2, "医疗保障局": 1, None: 1}
+

@@ -2,6 +2,7 @@
 from marshmallow import fields, validate
 
 from service.metrics import GROUPS
+from service.rankings import UNITS
 
 from .common import BaseSchema
 
@@ -19,6 +20,7 @@ class StatsRow(BaseSchema):
     label = fields.String()
     ratings = fields.Integer()
     bad = fields.Integer()
+    items = fields.Integer(metadata={"description": "计入本行的差评整改事项数"})
     good_rate = fields.Float(allow_none=True, metadata={"description": "好评率"})
     bad_rate = fields.Float(allow_none=True, metadata={"description": "差评率"})
     active_rate = fields.Float(allow_none=True, metadata={"description": "主动评价率"})
@@ -70,7 +72,7 @@ class RankingQuery(BaseSchema):
     period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
                                                                    error="月份格式应为 YYYY-MM，例如 2026-10"))
     by = fields.String(load_default="window", validate=validate.OneOf(
-        ("window", "item", "hall", "staff"), error="by 必须是 window、item、hall、staff 之一"))
+        UNITS, error=f"by 必须是 {'、'.join(UNITS)} 之一"))
     hall = fields.String()
 
 
@@ -112,4 +114,6 @@ class ReportOut(BaseSchema):
     rectification = fields.Dict()
     worst_windows = fields.List(fields.Nested(RankingRow))
     worst_items = fields.List(fields.Nested(RankingRow))
+    by_department = fields.List(fields.Nested(StatsRow), metadata={
+        "description": "按部门（谁办理谁负责）的当月指标；未关联事项的评价计入“未指定部门”，各行评价数之和等于当月总数"})
     generated_at = fields.String()
