@@ -19,7 +19,12 @@ from .vocab import BAD_MAX_SCORE
 
 GROUPS = ("hall", "item", "window", "staff", "day", "month", "department")
 ROLLUP_GROUPS = ("hall", "day", "month")
-
+SOURCES = ("rating", "walkthrough")
+# Walkthrough items name a hall, an item (so a department) and their submission day, never a window or staff.
+WALKTHROUGH_GROUPS = ("hall", "item", "department", "day", "month")
+# Figures that only ratings (and the raters of 差评) have: null in walkthrough rows, where nobody rated anything.
+RATING_ONLY = ("ratings", "bad", "good_rate", "bad_rate", "active_rate", "callback_rate", "answer_satisfaction",
+               "named_callback_rate")
 
 
 @dataclass(frozen=True)
@@ -215,21 +220,33 @@ def _case_rows(group_by, halls, period):
     return rows
 
 
-def _item_rows(group_by, halls, period):
-    """The 差评 rectification figures, from the rectification engine (empty until it is installed)."""
-    return rectification_metrics.by_group(group_by, halls, period, lambda values: _key(group_by, values))
+def _item_rows(group_by, halls, period, source="rating"):
+    """The rectification figures of 差评 items (or of walkthrough items), from the rectification engine."""
+    return rectification_metrics.by_group(group_by, halls, period, lambda values: _key(group_by, values),
+                                          source=source)
+
+
+def _check_grouping(group_by: str, source: str) -> None:
+    if group_by not in GROUPS:
+        raise ValidationFailed({"group_by": [f"group_by 必须是 {'、'.join(GROUPS)} 之一"]})
+    if source not in SOURCES:
+        raise ValidationFailed({"source": [f"source 必须是 {'、'.join(SOURCES)} 之一"]})
+    if source == "walkthrough" and group_by not in WALKTHROUGH_GROUPS:
+        raise ValidationFailed({"group_by": [
+            f"走流程整改事项不分窗口和工作人员，source=walkthrough 时 group_by 必须是 {'、'.join(WALKTHROUGH_GROUPS)} 之一"]})
 
 
 def stats(principal: Principal, *, hall: str | None, start: date | None, end: date | None,
-          group_by: str = "hall") -> list[dict]:
-    """Rows of figures per group; `items` is the number of 差评 items counted in each row."""
-    if group_by not in GROUPS:
-        raise ValidationFailed({"group_by": [f"group_by 必须是 {'、'.join(GROUPS)} 之一"]})
+          group_by: str = "hall", source: str = "rating") -> list[dict]:
+    """Rows of figures per group. `source="walkthrough"`: the 整改率 and 按期整改率 of walkthrough items, whose
+    rating figures (RATING_ONLY) are null; `items` is the number of rectification items counted in each row."""
+    _check_grouping(group_by, source)
     period = period_of(start, end)
     halls = halls_in_scope(principal, hall)
-    ratings = _rating_rows(group_by, halls, period)
-    cases = _case_rows(group_by, halls, period)
-    items = _item_rows(group_by, halls, period)
+    walkthrough = source == "walkthrough"
+    ratings = {} if walkthrough else _rating_rows(group_by, halls, period)
+    cases = {} if walkthrough else _case_rows(group_by, halls, period)
+    items = _item_rows(group_by, halls, period, source)
     keys = set(ratings) | set(cases) | set(items)
     labels = _labels(group_by, keys)
     rows = []
@@ -247,6 +264,8 @@ def stats(principal: Principal, *, hall: str | None, start: date | None, end: da
             "answer_satisfaction": rate(it.get("satisfied", 0), it.get("answers", 0)),
         })
         rows[-1]["items"] = it.get("items", 0)
+        if walkthrough:
+            rows[-1].update((name, None) for name in RATING_ONLY if name in rows[-1])
     return rows
 
 

@@ -38,9 +38,10 @@ def _item_keys(group_by: str):
             "month": [month_of(item.source_on)], "department": [ServiceItem.department]}[group_by]
 
 
-def by_group(group_by, halls, period, key_of) -> dict:
+def by_group(group_by, halls, period, key_of, source: str = "rating") -> dict:
     """{key: counts} of 差评 items, grouped like their ratings (items carry the rating's hall, item, window,
-    staff and day). An upheld appeal is the only way an item is dismissed and its rating made not effective."""
+    staff and day). An upheld appeal is the only way an item is dismissed and its rating made not effective.
+    `source="walkthrough"` counts the items of walkthrough findings instead (hall, item, submission day)."""
     today = local_date(now())
     keys = _item_keys(group_by)
     closed = RectificationItem.status == "closed"
@@ -49,7 +50,7 @@ def by_group(group_by, halls, period, key_of) -> dict:
                    _flag(RectificationItem.callback_at.is_not(None)).label("called_back"),
                    _flag(RectificationItem.rater_satisfaction >= GOOD_MIN_SCORE).label("satisfied"),
                    _flag(RectificationItem.rater_satisfaction.is_not(None)).label("answers"))
-            .where(RectificationItem.source == "rating", RectificationItem.status != "dismissed",
+            .where(RectificationItem.source == source, RectificationItem.status != "dismissed",
                    RectificationItem.source_on >= period.start, RectificationItem.source_on <= period.end)
             .group_by(*keys))
     stmt = catalog.with_department(stmt, group_by, RectificationItem, RectificationItem.item_code)

@@ -292,3 +292,74 @@ def test_group_by_department(client, tokens, dataset):
     jn = _rows(client, tokens["staff_jn"], group_by="department", **period)
     assert {k: r["ratings"] for k, r in jn.items()} == {"人力资源和社会保障局": 2, "医疗保障局": 1, None: 1}
 
+
+def test_walkthrough_rectification_rates(client, tokens, demo):
+    """source=walkthrough: 整改率 and 按期整改率 of the items of walkthrough findings, counted here by hand."""
+    from models import RectificationItem
+    from service.timeutil import local_date, now
+    from tests.rect_helpers import fresh, make_rating, make_walkthrough, run
+
+    today = local_date(now())
+    xc = make_walkthrough("HZ-XC", item="SB-001", findings=((True, "叫号故障"), (True, "材料清单不一致"),
+                                                              (True, "指引牌缺失"), (False, "态度好")))
+    jn = make_walkthrough("HZ-XC-JN", item="YB-001", findings=((True, "等候区无座椅"), (True, "重复提交材料")))
+    make_walkthrough("HZ-XC", status="draft", findings=((True, "草稿不生成事项"),))
+    make_rating(score=1, hall="HZ-XC")  # a 差评 item today: counted under source=rating only
+    run("build_walkthrough_lists")
+    run("collect_bad_ratings")
+    items = {i.source_id: i for i in db.session.query(RectificationItem).filter_by(source="walkthrough")}
+    assert len(items) == 5  # every finding that needs rectification, none of the draft
+    day = timedelta(days=1)
+    states = {  # finding → (status, deadline, closed now?)
+        xc.findings[0].id: ("closed", today + 3 * day, True),       # closed on time
+        xc.findings[1].id: ("closed", today - day, True),           # closed late
+        xc.findings[2].id: ("rectifying", today - day, False),      # open and overdue: late now
+        jn.findings[0].id: ("awaiting_acceptance", today + 3 * day, False),  # submitted, not late: not yet counted
+        jn.findings[1].id: ("dismissed", today + 3 * day, False),   # out of every figure
+    }
+    for finding_id, (status, due, closed) in states.items():
+        item = items[finding_id]
+        item.status, item.due_date, item.closed_at = status, due, now() if closed else None
+    db.session.commit()
+    fresh()
+
+    period = {"from": today.isoformat(), "to": today.isoformat()}
+    response = client.get(f"{API}/stats", query_string={"group_by": "hall", "source": "walkthrough", **period},
+                          headers=tokens["admin"])
+    assert response.status_code == 200 and response.get_json()["source"] == "walkthrough"
+    halls = {r["key"]: r for r in response.get_json()["rows"]}
+    assert set(halls) == {"HZ-XC", "HZ-XC-JN"}
+    # HZ-XC: 3 items, 2 closed; 按期: 1 on time of 2 closed + 1 open overdue.
+    assert (halls["HZ-XC"]["items"], halls["HZ-XC"]["rectified_rate"], halls["HZ-XC"]["on_time_rate"]) \
+        == (3, round(2 / 3, 4), round(1 / 3, 4))
+    # HZ-XC-JN: the dismissed item leaves; the one awaiting acceptance is neither closed nor late.
+    assert (halls["HZ-XC-JN"]["items"], halls["HZ-XC-JN"]["rectified_rate"], halls["HZ-XC-JN"]["on_time_rate"]) \
+        == (1, 0.0, None)
+    for row in halls.values():  # nobody rated anything here: rating figures are null, not zero
+        assert all(row[name] is None for name in ("ratings", "bad", "good_rate", "bad_rate", "active_rate",
+                                                  "callback_rate", "answer_satisfaction"))
+
+    def rows(group_by, headers=tokens["admin"]):
+        got = client.get(f"{API}/stats", query_string={"group_by": group_by, "source": "walkthrough", **period},
+                         headers=headers)
+        assert got.status_code == 200, got.get_json()
+        return {r["key"]: r for r in got.get_json()["rows"]}
+
+    departments = rows("department")
+    assert {k: (r["items"], r["rectified_rate"]) for k, r in departments.items()} == {
+        "人力资源和社会保障局": (3, round(2 / 3, 4)), "医疗保障局": (1, 0.0)}
+    assert {k: r["items"] for k, r in rows("item").items()} == {"SB-001": 3, "YB-001": 1}
+    by_day = rows("day")[today.isoformat()]  # dated by the walkthrough's submission day
+    assert (by_day["items"], by_day["rectified_rate"], by_day["on_time_rate"]) == (4, 0.5, round(1 / 3, 4))
+    assert rows("month")[today.strftime("%Y-%m")]["items"] == 4
+    assert set(rows("hall", tokens["staff_jn"])) == {"HZ-XC-JN"}  # scoped like every grouping
+    # The default source is the 差评 items: today's one 差评, none of the walkthrough items.
+    rating_rows = _rows(client, tokens["admin"], group_by="hall", **period)
+    assert rating_rows["HZ-XC"]["items"] == 1 and rating_rows["HZ-XC"]["ratings"] == 1
+    assert "HZ-XC-JN" not in rating_rows
+    for group_by in ("window", "staff"):  # walkthrough items name no window or staff member
+        answer = client.get(f"{API}/stats", query_string={"group_by": group_by, "source": "walkthrough"},
+                            headers=tokens["admin"])
+        assert_problem(answer, 422)
+        assert "走流程" in answer.get_json()["detail"]
+    assert_problem(client.get(f"{API}/stats", query_string={"source": "cases"}, headers=tokens["admin"]), 422)
