@@ -7,11 +7,11 @@ from .jobs import JobRun, SchedulerLease
 from .ops import RateLimitCounter
 from .ratings import Case, Rating, RatingTag
 from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList
-from .stats import DailyHallStats, RollupState
+from .stats import DailyHallStats, DailyUnitStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "DailyHallStats", "Finding", "Hall", "HallItem", "ItemEvent", "JobRun",
+    "Account", "Base", "Case", "DailyHallStats", "DailyUnitStats", "Finding", "Hall", "HallItem", "ItemEvent", "JobRun",
     "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem", "RectificationList",
     "RollupState", "SchedulerLease", "ServiceItem", "Tag", "Walkthrough", "Window", "WorkCalendarDay", "db", "utcnow",
 ]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
-from models import Case, DailyHallStats, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
+from models import Case, DailyHallStats, DailyUnitStats, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
 
 from . import auth, catalog, rectification_metrics, rollup
 from .auth import Principal
@@ -18,7 +18,8 @@ from .timeutil import end_of_day, local_date, now, start_of_day
 from .vocab import BAD_MAX_SCORE
 
 GROUPS = ("hall", "item", "window", "staff", "day", "month", "department")
-ROLLUP_GROUPS = ("hall", "day", "month")
+# Groupings the per-hall rollup answers; the others read the per-unit rollup (hall × window × staff × item).
+HALL_ROLLUP_GROUPS = ("hall", "day", "month")
 SOURCES = ("rating", "walkthrough")
 # Walkthrough items name a hall, an item (so a department) and their submission day, never a window or staff.
 WALKTHROUGH_GROUPS = ("hall", "item", "department", "day", "month")
@@ -164,19 +165,30 @@ def _rating_counts(group_by, halls, period, effective=True):
     return _collect(stmt, group_by, len(keys))
 
 
+def _unit_keys(group_by: str):
+    unit = DailyUnitStats
+    return {"item": [unit.item_code], "window": [unit.hall_code, unit.window_code],
+            "staff": [unit.hall_code, unit.staff_no], "department": [ServiceItem.department]}[group_by]
+
+
 def _rollup_counts(group_by, halls, period, columns):
-    key = {"hall": DailyHallStats.hall_code, "day": DailyHallStats.day, "month": month_of(DailyHallStats.day)}[group_by]
-    stmt = (select(key, *(func.sum(c) for c in columns))
-            .where(DailyHallStats.day >= period.start, DailyHallStats.day <= period.end).group_by(key))
+    """Sums of rolled days; `columns` are DailyHallStats columns, read from DailyUnitStats for unit groupings."""
+    if group_by in HALL_ROLLUP_GROUPS:
+        table = DailyHallStats
+        keys = [{"hall": table.hall_code, "day": table.day, "month": month_of(table.day)}[group_by]]
+    else:
+        table = DailyUnitStats
+        keys = _unit_keys(group_by)
+    stmt = (select(*keys, *(func.sum(getattr(table, c.key)) for c in columns))
+            .where(table.day >= period.start, table.day <= period.end).group_by(*keys))
+    stmt = catalog.with_department(stmt, group_by, table, getattr(table, "item_code", None))
     if halls is not None:
-        stmt = stmt.where(DailyHallStats.hall_code.in_(halls))
-    return _collect(stmt, group_by, 1)
+        stmt = stmt.where(table.hall_code.in_(halls))
+    return _collect(stmt, group_by, len(keys))
 
 
 def _rating_rows(group_by, halls, period):
-    """{key: (ratings, bad, good)} over effective ratings; long periods come mostly from the daily rollup."""
-    if group_by not in ROLLUP_GROUPS:
-        return _rating_counts(group_by, halls, period)
+    """{key: (ratings, bad, good)} over effective ratings; long periods come mostly from the daily rollups."""
     rolled, live = _split(period, rollup.watermarks()[rollup.RATINGS])
     rows = _rating_counts(group_by, halls, live) if live else {}
     if rolled:
@@ -210,8 +222,6 @@ def _case_counts(group_by, halls, period, dismissed_only=False):
 
 
 def _case_rows(group_by, halls, period):
-    if group_by not in ROLLUP_GROUPS:
-        return _case_counts(group_by, halls, period)
     rolled, live = _split(period, rollup.watermarks()[rollup.CASES])
     rows = _case_counts(group_by, halls, live) if live else {}
     if rolled:

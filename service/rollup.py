@@ -1,4 +1,5 @@
-"""Keeps the daily per-hall rollup in step, so year-long statistics read a few thousand rows, not every rating.
+"""Keeps the daily rollups (per hall; per hall × window × staff × item) in step, so year-long statistics read
+days × units, not every rating.
 
 A day's ratings are final once the day is over (with a few minutes' grace for requests still committing);
 a day's cases are final once every case of it is rated or past its rating window. Days after those
@@ -10,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from flask import current_app
 from sqlalchemy import and_, case, delete, func, literal_column, or_, select
 
-from models import Case, DailyHallStats, Rating, RollupState, db
+from models import Case, DailyHallStats, DailyUnitStats, Rating, RollupState, db
 
 from .database import writes
 from .sqlutil import insert, local_date_of
@@ -73,8 +74,34 @@ def refresh(moment: datetime | None = None) -> dict:
                                       set_={"cases_due": stmt.excluded.cases_due,
                                             "cases_active": stmt.excluded.cases_active})
     db.session.execute(stmt)
+    _refresh_units(lo, ratings_final, moment)
     for name, through in ((RATINGS, ratings_final), (CASES, cases_final)):
         upsert = insert(RollupState).values(name=name, through=through)
         db.session.execute(upsert.on_conflict_do_update(index_elements=["name"], set_={"through": through}))
     db.session.commit()
     return {"from": lo.isoformat() if lo else None, "through": ratings_final.isoformat()}
+
+
+def _refresh_units(lo: date | None, ratings_final: date, moment: datetime) -> None:
+    """The same days per unit (hall, window, staff, item): ratings rows, then cases rows, summed by the readers."""
+    unit = DailyUnitStats
+    db.session.execute(delete(unit).where(*([unit.day >= lo] if lo else [])))
+    columns = ["day", "hall_code", "window_code", "staff_no", "item_code", "ratings", "bad", "good", "cases_due",
+               "cases_active"]
+    rated_filter = [Rating.rated_on <= ratings_final] + ([Rating.rated_on >= lo] if lo else [])
+    keys = (Rating.rated_on, Rating.hall_code, Rating.window_code, Rating.staff_no, Rating.item_code)
+    ratings_agg = (select(*keys, func.count(), func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)),
+                          func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)), ZERO, ZERO)
+                   .where(*rated_filter).group_by(*keys))
+    db.session.execute(insert(unit).from_select(columns, ratings_agg))
+    day = local_date_of(Case.completed_at)
+    rated = Rating.id.is_not(None)
+    case_filter = [Case.completed_at <= end_of_day(ratings_final)] + (
+        [Case.completed_at >= start_of_day(lo)] if lo else [])
+    keys = (day, Case.hall_code, Case.window_code, Case.staff_no, Case.item_code)
+    cases_agg = (select(*keys, ZERO, ZERO, ZERO,
+                        func.sum(case((or_(rated, Case.rate_before <= moment), 1), else_=0)),
+                        func.sum(case((and_(rated, Rating.is_default.is_(False)), 1), else_=0)))
+                 .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
+                 .where(*case_filter).group_by(*keys))
+    db.session.execute(insert(unit).from_select(columns, cases_agg))

@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from models import Case, DailyHallStats, Rating, RatingTag, RollupState, db
+from models import Case, DailyHallStats, DailyUnitStats, Rating, RatingTag, RollupState, db
 from tests.helpers import API, assert_problem
 
 OCT = date(2026, 10, 1)
@@ -54,7 +54,7 @@ def dataset(request, demo):
         from service import rollup
 
         rollup.refresh()
-        assert db.session.query(DailyHallStats).count() > 0
+        assert db.session.query(DailyHallStats).count() > 0 and db.session.query(DailyUnitStats).count() > 0
     return {"xc": xc, "jn": jn}
 
 
@@ -363,3 +363,23 @@ def test_walkthrough_rectification_rates(client, tokens, demo):
         assert_problem(answer, 422)
         assert "走流程" in answer.get_json()["detail"]
     assert_problem(client.get(f"{API}/stats", query_string={"source": "cases"}, headers=tokens["admin"]), 422)
+
+
+def test_unit_groupings_read_the_rollup_and_subtract_upheld_appeals(client, tokens, dataset):
+    """Item, window, staff and department rows of rolled days come from the per-unit rollup: a rating slipped into
+    a rolled day afterwards is not seen, while an appeal upheld afterwards still leaves every figure."""
+    from service import rollup
+
+    rollup.refresh()
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    before = {g: _rows(client, tokens["admin"], group_by=g, **period) for g in ("item", "window", "staff", "department")}
+    _rating("HZ-XC", 1, date(2026, 10, 5))  # after the day was rolled: the rollup does not know it
+    appealed = db.session.query(Rating).filter_by(hall_code="HZ-XC-JN", rated_on=date(2026, 10, 20)).one()
+    appealed.effective = False  # an appeal upheld after the rollup: subtracted by the readers
+    db.session.commit()
+    after = {g: _rows(client, tokens["admin"], group_by=g, **period) for g in before}
+    keys = {"item": "SB-001", "window": "HZ-XC-JN/02", "staff": "HZ-XC-JN/S9", "department": "人力资源和社会保障局"}
+    for group_by, key in keys.items():
+        assert after[group_by][key]["ratings"] == before[group_by][key]["ratings"] - 1, group_by
+        assert after[group_by][key]["bad"] == before[group_by][key]["bad"] - 1, group_by
+    assert after["window"]["HZ-XC/01"] == before["window"]["HZ-XC/01"]
