@@ -1,4 +1,4 @@
-"""Daily rollups of ratings and cases (per hall, and per hall × window × staff × item), kept by a job so long
+"""Daily rollups of ratings and cases (per hall; per hall and window, staff or item), kept by a job so long
 periods need not scan every rating."""
 from datetime import date
 
@@ -24,20 +24,22 @@ class DailyHallStats(db.Model):
 
 
 class DailyUnitStats(db.Model):
-    """Per day and unit (hall, window, staff number, item): what item, window, staff and department rows read.
+    """Per day, hall and unit of one dimension (window, staff or item): what window, staff, item and department
+    rows read. One dimension per row, not the cross product: a day's window × staff × item combinations grow with
+    the ratings, the units of one dimension are bounded by the catalog, so a year reads the same whatever N is.
 
     Like DailyHallStats it counts ALL ratings of a day. A unit's ratings and its cases are separate rows (each with
-    zeros in the other's columns) and readers sum; the unit columns may be null, so there is no natural key."""
+    zeros in the other's columns) and readers sum; `unit` is null for a rating that names none (so no natural
+    key: nulls are not equal in a unique constraint)."""
 
     __tablename__ = "daily_unit_stats"
-    __table_args__ = (Index("ix_daily_unit_stats_day", "day"),)
+    __table_args__ = (Index("ix_daily_unit_stats_dimension_day", "dimension", "day"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     day: Mapped[date] = mapped_column(Date)
+    dimension: Mapped[str] = mapped_column(String(8))  # window | staff | item
     hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"))
-    window_code: Mapped[str | None] = mapped_column(String(32))
-    staff_no: Mapped[str | None] = mapped_column(String(32))
-    item_code: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(64))  # window code, staff number or item code
     ratings: Mapped[int] = mapped_column(Integer, default=0)
     bad: Mapped[int] = mapped_column(Integer, default=0)
     good: Mapped[int] = mapped_column(Integer, default=0)

@@ -18,7 +18,7 @@ from .timeutil import end_of_day, local_date, now, start_of_day
 from .vocab import BAD_MAX_SCORE
 
 GROUPS = ("hall", "item", "window", "staff", "day", "month", "department")
-# Groupings the per-hall rollup answers; the others read the per-unit rollup (hall × window × staff × item).
+# Groupings the per-hall rollup answers; the others read the per-unit rollup (per hall and window, staff or item).
 HALL_ROLLUP_GROUPS = ("hall", "day", "month")
 SOURCES = ("rating", "walkthrough")
 # Walkthrough items name a hall, an item (so a department) and their submission day, never a window or staff.
@@ -166,9 +166,10 @@ def _rating_counts(group_by, halls, period, effective=True):
 
 
 def _unit_keys(group_by: str):
+    """(the per-unit rollup's dimension, the keys): a department is its items' (joined below)."""
     unit = DailyUnitStats
-    return {"item": [unit.item_code], "window": [unit.hall_code, unit.window_code],
-            "staff": [unit.hall_code, unit.staff_no], "department": [ServiceItem.department]}[group_by]
+    return {"item": ("item", [unit.unit]), "window": ("window", [unit.hall_code, unit.unit]),
+            "staff": ("staff", [unit.hall_code, unit.unit]), "department": ("item", [ServiceItem.department])}[group_by]
 
 
 def _rollup_counts(group_by, halls, period, columns):
@@ -176,12 +177,13 @@ def _rollup_counts(group_by, halls, period, columns):
     if group_by in HALL_ROLLUP_GROUPS:
         table = DailyHallStats
         keys = [{"hall": table.hall_code, "day": table.day, "month": month_of(table.day)}[group_by]]
+        stmt = select(*keys)
     else:
         table = DailyUnitStats
-        keys = _unit_keys(group_by)
-    stmt = (select(*keys, *(func.sum(getattr(table, c.key)) for c in columns))
+        dimension, keys = _unit_keys(group_by)
+        stmt = catalog.with_department(select(*keys).where(table.dimension == dimension), group_by, table, table.unit)
+    stmt = (stmt.add_columns(*(func.sum(getattr(table, c.key)) for c in columns))
             .where(table.day >= period.start, table.day <= period.end).group_by(*keys))
-    stmt = catalog.with_department(stmt, group_by, table, getattr(table, "item_code", None))
     if halls is not None:
         stmt = stmt.where(table.hall_code.in_(halls))
     return _collect(stmt, group_by, len(keys))

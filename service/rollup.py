@@ -1,4 +1,4 @@
-"""Keeps the daily rollups (per hall; per hall × window × staff × item) in step, so year-long statistics read
+"""Keeps the daily rollups (per hall; per hall and window, staff or item) in step, so year-long statistics read
 days × units, not every rating.
 
 A day's ratings are final once the day is over (with a few minutes' grace for requests still committing);
@@ -9,7 +9,7 @@ appeal (effective → false), is subtracted by the readers, so rolled days never
 from datetime import date, datetime, time, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, case, delete, func, literal_column, or_, select
+from sqlalchemy import and_, case, delete, func, literal, literal_column, or_, select
 
 from models import Case, DailyHallStats, DailyUnitStats, Rating, RollupState, db
 
@@ -21,6 +21,9 @@ from .vocab import BAD_MAX_SCORE
 RATINGS, CASES = "ratings", "cases"
 ZERO = literal_column("0")
 RATINGS_SETTLE_AFTER_MIDNIGHT = time(0, 10)
+# The per-unit rollup's dimensions and the rating (and case) column each one is keyed by, beside the hall.
+UNIT_COLUMNS = {"window": "window_code", "staff": "staff_no", "item": "item_code"}
+UNIT_DIMENSIONS = tuple(UNIT_COLUMNS)
 
 
 def watermarks() -> dict[str, date | None]:
@@ -83,25 +86,25 @@ def refresh(moment: datetime | None = None) -> dict:
 
 
 def _refresh_units(lo: date | None, ratings_final: date, moment: datetime) -> None:
-    """The same days per unit (hall, window, staff, item): ratings rows, then cases rows, summed by the readers."""
+    """The same days per hall and unit of each dimension: ratings rows, then cases rows, summed by the readers."""
     unit = DailyUnitStats
     db.session.execute(delete(unit).where(*([unit.day >= lo] if lo else [])))
-    columns = ["day", "hall_code", "window_code", "staff_no", "item_code", "ratings", "bad", "good", "cases_due",
-               "cases_active"]
+    columns = ["day", "dimension", "hall_code", "unit", "ratings", "bad", "good", "cases_due", "cases_active"]
     rated_filter = [Rating.rated_on <= ratings_final] + ([Rating.rated_on >= lo] if lo else [])
-    keys = (Rating.rated_on, Rating.hall_code, Rating.window_code, Rating.staff_no, Rating.item_code)
-    ratings_agg = (select(*keys, func.count(), func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)),
-                          func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)), ZERO, ZERO)
-                   .where(*rated_filter).group_by(*keys))
-    db.session.execute(insert(unit).from_select(columns, ratings_agg))
     day = local_date_of(Case.completed_at)
     rated = Rating.id.is_not(None)
     case_filter = [Case.completed_at <= end_of_day(ratings_final)] + (
         [Case.completed_at >= start_of_day(lo)] if lo else [])
-    keys = (day, Case.hall_code, Case.window_code, Case.staff_no, Case.item_code)
-    cases_agg = (select(*keys, ZERO, ZERO, ZERO,
-                        func.sum(case((or_(rated, Case.rate_before <= moment), 1), else_=0)),
-                        func.sum(case((and_(rated, Rating.is_default.is_(False)), 1), else_=0)))
-                 .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
-                 .where(*case_filter).group_by(*keys))
-    db.session.execute(insert(unit).from_select(columns, cases_agg))
+    for dimension in UNIT_DIMENSIONS:
+        keys = (Rating.rated_on, literal(dimension), Rating.hall_code, getattr(Rating, UNIT_COLUMNS[dimension]))
+        ratings_agg = (select(*keys, func.count(), func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)),
+                              func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)), ZERO, ZERO)
+                       .where(*rated_filter).group_by(keys[0], keys[2], keys[3]))
+        db.session.execute(insert(unit).from_select(columns, ratings_agg))
+        keys = (day, literal(dimension), Case.hall_code, getattr(Case, UNIT_COLUMNS[dimension]))
+        cases_agg = (select(*keys, ZERO, ZERO, ZERO,
+                            func.sum(case((or_(rated, Case.rate_before <= moment), 1), else_=0)),
+                            func.sum(case((and_(rated, Rating.is_default.is_(False)), 1), else_=0)))
+                     .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
+                     .where(*case_filter).group_by(keys[0], keys[2], keys[3]))
+        db.session.execute(insert(unit).from_select(columns, cases_agg))

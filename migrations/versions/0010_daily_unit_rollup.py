@@ -1,4 +1,4 @@
-"""daily per-unit rollup (hall × window × staff × item) for statistics
+"""daily per-unit rollup (per hall and window, staff or item) for statistics
 
 Revision ID: 0010
 Revises: 0008 (to become 0009 when the branch adding 0009 is merged)
@@ -21,10 +21,9 @@ def upgrade():
     op.create_table('daily_unit_stats',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('dimension', sa.String(length=8), nullable=False),
     sa.Column('hall_code', sa.String(length=32), nullable=False),
-    sa.Column('window_code', sa.String(length=32), nullable=True),
-    sa.Column('staff_no', sa.String(length=32), nullable=True),
-    sa.Column('item_code', sa.String(length=64), nullable=True),
+    sa.Column('unit', sa.String(length=64), nullable=True),
     sa.Column('ratings', sa.Integer(), nullable=False),
     sa.Column('bad', sa.Integer(), nullable=False),
     sa.Column('good', sa.Integer(), nullable=False),
@@ -34,7 +33,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_daily_unit_stats'))
     )
     with op.batch_alter_table('daily_unit_stats', schema=None) as batch_op:
-        batch_op.create_index('ix_daily_unit_stats_day', ['day'], unique=False)
+        batch_op.create_index('ix_daily_unit_stats_dimension_day', ['dimension', 'day'], unique=False)
     # The new table is empty: forget the watermarks so the next refresh rolls every day into both tables (until
     # then every figure is read live, and stays exact).
     op.execute("DELETE FROM rollup_state")
@@ -42,5 +41,5 @@ def upgrade():
 
 def downgrade():
     with op.batch_alter_table('daily_unit_stats', schema=None) as batch_op:
-        batch_op.drop_index('ix_daily_unit_stats_day')
+        batch_op.drop_index('ix_daily_unit_stats_dimension_day')
     op.drop_table('daily_unit_stats')
