@@ -24,8 +24,8 @@ class Stats(MethodView):
         """分组统计指标"""
         period = metrics.period_of(args.get("from_"), args.get("to"))
         rows = metrics.stats(principal(), hall=args.get("hall"), start=period.start, end=period.end,
-                             group_by=args["group_by"])
-        return {"group_by": args["group_by"], "from_": period.start, "to": period.end, "rows": rows}
+                             group_by=args["group_by"], source=args["source"])
+        return {"group_by": args["group_by"], "source": args["source"], "from_": period.start, "to": period.end, "rows": rows}
 
 
 @blp.route("/stats/tags")

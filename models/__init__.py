@@ -9,12 +9,12 @@ from .jobs import JobRun, SchedulerLease
 from .ops import RateLimitCounter
 from .ratings import Case, Rating, RatingTag
 from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList
-from .stats import DailyHallStats, RollupState
+from .stats import DailyHallStats, DailyUnitStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "ConsoleSession", "DailyHallStats", "Delivery", "Finding", "Hall", "HallItem", "ItemEvent",
-    "JobRun", "OutboxEvent", "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem",
-    "RectificationList", "RollupState", "SchedulerLease", "ServiceItem", "Subscription", "Tag", "Walkthrough", "Window",
-    "WorkCalendarDay", "db", "utcnow",
+    "Account", "Base", "Case", "ConsoleSession", "DailyHallStats", "DailyUnitStats", "Delivery", "Finding", "Hall",
+    "HallItem", "ItemEvent", "JobRun", "OutboxEvent", "RateLimitCounter", "Rating", "RatingTag", "RectificationChange",
+    "RectificationItem", "RectificationList", "RollupState", "SchedulerLease", "ServiceItem", "Subscription", "Tag",
+    "Walkthrough", "Window", "WorkCalendarDay", "db", "utcnow",
 ]

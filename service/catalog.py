@@ -369,3 +369,13 @@ def _import_row(row: dict) -> None:
 
 def load_demo() -> dict:
     return import_csv(DEMO_CSV.read_text(encoding="utf-8"))
+
+
+def with_department(stmt, group_by: str, source, item_column):
+    """Joins each row's service item when metrics group by department (谁办理谁负责: the item's department).
+
+    An outer join: a row with no item, or an item missing from the catalog, still counts, in the one row keyed
+    null (未指定部门), so the department rows add up to the range's total like every other grouping."""
+    if group_by != "department":
+        return stmt
+    return stmt.join_from(source, ServiceItem, ServiceItem.code == item_column, isouter=True)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import and_, case, func, or_, select
 
-from models import Case, DailyHallStats, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
+from models import Case, DailyHallStats, DailyUnitStats, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
 
 from . import auth, catalog, rectification_metrics, rollup
 from .auth import Principal
@@ -17,8 +17,15 @@ from .sqlutil import local_date_of, month_of
 from .timeutil import end_of_day, local_date, now, start_of_day
 from .vocab import BAD_MAX_SCORE
 
-GROUPS = ("hall", "item", "window", "staff", "day", "month")
-ROLLUP_GROUPS = ("hall", "day", "month")
+GROUPS = ("hall", "item", "window", "staff", "day", "month", "department")
+# Groupings the per-hall rollup answers; the others read the per-unit rollup (per hall and window, staff or item).
+HALL_ROLLUP_GROUPS = ("hall", "day", "month")
+SOURCES = ("rating", "walkthrough")
+# Walkthrough items name a hall, an item (so a department) and their submission day, never a window or staff.
+WALKTHROUGH_GROUPS = ("hall", "item", "department", "day", "month")
+# Figures that only ratings (and the raters of 差评) have: null in walkthrough rows, where nobody rated anything.
+RATING_ONLY = ("ratings", "bad", "good_rate", "bad_rate", "active_rate", "callback_rate", "answer_satisfaction",
+               "named_callback_rate")
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ def _rating_keys(group_by: str):
         return [Rating.hall_code, Rating.staff_no]
     if group_by == "day":
         return [Rating.rated_on]
+    if group_by == "department":
+        return [ServiceItem.department]
     return [month_of(Rating.rated_on)]
 
 
@@ -79,6 +88,8 @@ def _case_keys(group_by: str):
         return [Case.hall_code, Case.staff_no]
     if group_by == "day":
         return [local_date_of(Case.completed_at)]
+    if group_by == "department":
+        return [ServiceItem.department]
     return [func.substr(func.cast(local_date_of(Case.completed_at), db.String), 1, 7)]
 
 
@@ -113,7 +124,7 @@ def _labels(group_by: str, keys) -> dict:
     return {k: k for k in keys}
 
 
-_UNSPECIFIED = {"item": "未指定事项", "window": "未指定窗口", "staff": "未指定工作人员"}
+_UNSPECIFIED = {"item": "未指定事项", "window": "未指定窗口", "staff": "未指定工作人员", "department": "未指定部门"}
 
 
 # ---- the aggregates ----------------------------------------------------------------------------------------
@@ -150,22 +161,36 @@ def _rating_counts(group_by, halls, period, effective=True):
                    func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)).label("bad"),
                    func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)).label("good"))
             .where(_rating_filter(halls, period, effective)).group_by(*keys))
+    stmt = catalog.with_department(stmt, group_by, Rating, Rating.item_code)
     return _collect(stmt, group_by, len(keys))
 
 
+def _unit_keys(group_by: str):
+    """(the per-unit rollup's dimension, the keys): a department is its items' (joined below)."""
+    unit = DailyUnitStats
+    return {"item": ("item", [unit.unit]), "window": ("window", [unit.hall_code, unit.unit]),
+            "staff": ("staff", [unit.hall_code, unit.unit]), "department": ("item", [ServiceItem.department])}[group_by]
+
+
 def _rollup_counts(group_by, halls, period, columns):
-    key = {"hall": DailyHallStats.hall_code, "day": DailyHallStats.day, "month": month_of(DailyHallStats.day)}[group_by]
-    stmt = (select(key, *(func.sum(c) for c in columns))
-            .where(DailyHallStats.day >= period.start, DailyHallStats.day <= period.end).group_by(key))
+    """Sums of rolled days; `columns` are DailyHallStats columns, read from DailyUnitStats for unit groupings."""
+    if group_by in HALL_ROLLUP_GROUPS:
+        table = DailyHallStats
+        keys = [{"hall": table.hall_code, "day": table.day, "month": month_of(table.day)}[group_by]]
+        stmt = select(*keys)
+    else:
+        table = DailyUnitStats
+        dimension, keys = _unit_keys(group_by)
+        stmt = catalog.with_department(select(*keys).where(table.dimension == dimension), group_by, table, table.unit)
+    stmt = (stmt.add_columns(*(func.sum(getattr(table, c.key)) for c in columns))
+            .where(table.day >= period.start, table.day <= period.end).group_by(*keys))
     if halls is not None:
-        stmt = stmt.where(DailyHallStats.hall_code.in_(halls))
-    return _collect(stmt, group_by, 1)
+        stmt = stmt.where(table.hall_code.in_(halls))
+    return _collect(stmt, group_by, len(keys))
 
 
 def _rating_rows(group_by, halls, period):
-    """{key: (ratings, bad, good)} over effective ratings; long periods come mostly from the daily rollup."""
-    if group_by not in ROLLUP_GROUPS:
-        return _rating_counts(group_by, halls, period)
+    """{key: (ratings, bad, good)} over effective ratings; long periods come mostly from the daily rollups."""
     rolled, live = _split(period, rollup.watermarks()[rollup.RATINGS])
     rows = _rating_counts(group_by, halls, live) if live else {}
     if rolled:
@@ -190,6 +215,7 @@ def _case_counts(group_by, halls, period, dismissed_only=False):
             .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
             .where(Case.completed_at >= start_of_day(period.start), Case.completed_at <= end_of_day(period.end))
             .group_by(*keys))
+    stmt = catalog.with_department(stmt, group_by, Case, Case.item_code)
     if dismissed_only:
         stmt = stmt.where(Rating.effective.is_(False))
     if halls is not None:
@@ -198,8 +224,6 @@ def _case_counts(group_by, halls, period, dismissed_only=False):
 
 
 def _case_rows(group_by, halls, period):
-    if group_by not in ROLLUP_GROUPS:
-        return _case_counts(group_by, halls, period)
     rolled, live = _split(period, rollup.watermarks()[rollup.CASES])
     rows = _case_counts(group_by, halls, live) if live else {}
     if rolled:
@@ -208,20 +232,33 @@ def _case_rows(group_by, halls, period):
     return rows
 
 
-def _item_rows(group_by, halls, period):
-    """The 差评 rectification figures, from the rectification engine (empty until it is installed)."""
-    return rectification_metrics.by_group(group_by, halls, period, lambda values: _key(group_by, values))
+def _item_rows(group_by, halls, period, source="rating"):
+    """The rectification figures of 差评 items (or of walkthrough items), from the rectification engine."""
+    return rectification_metrics.by_group(group_by, halls, period, lambda values: _key(group_by, values),
+                                          source=source)
+
+
+def _check_grouping(group_by: str, source: str) -> None:
+    if group_by not in GROUPS:
+        raise ValidationFailed({"group_by": [f"group_by 必须是 {'、'.join(GROUPS)} 之一"]})
+    if source not in SOURCES:
+        raise ValidationFailed({"source": [f"source 必须是 {'、'.join(SOURCES)} 之一"]})
+    if source == "walkthrough" and group_by not in WALKTHROUGH_GROUPS:
+        raise ValidationFailed({"group_by": [
+            f"走流程整改事项不分窗口和工作人员，source=walkthrough 时 group_by 必须是 {'、'.join(WALKTHROUGH_GROUPS)} 之一"]})
 
 
 def stats(principal: Principal, *, hall: str | None, start: date | None, end: date | None,
-          group_by: str = "hall") -> list[dict]:
-    if group_by not in GROUPS:
-        raise ValidationFailed({"group_by": [f"group_by 必须是 {'、'.join(GROUPS)} 之一"]})
+          group_by: str = "hall", source: str = "rating") -> list[dict]:
+    """Rows of figures per group. `source="walkthrough"`: the 整改率 and 按期整改率 of walkthrough items, whose
+    rating figures (RATING_ONLY) are null; `items` is the number of rectification items counted in each row."""
+    _check_grouping(group_by, source)
     period = period_of(start, end)
     halls = halls_in_scope(principal, hall)
-    ratings = _rating_rows(group_by, halls, period)
-    cases = _case_rows(group_by, halls, period)
-    items = _item_rows(group_by, halls, period)
+    walkthrough = source == "walkthrough"
+    ratings = {} if walkthrough else _rating_rows(group_by, halls, period)
+    cases = {} if walkthrough else _case_rows(group_by, halls, period)
+    items = _item_rows(group_by, halls, period, source)
     keys = set(ratings) | set(cases) | set(items)
     labels = _labels(group_by, keys)
     rows = []
@@ -238,6 +275,9 @@ def stats(principal: Principal, *, hall: str | None, start: date | None, end: da
             "callback_rate": rate(it.get("called_back", 0), it.get("items", 0)),
             "answer_satisfaction": rate(it.get("satisfied", 0), it.get("answers", 0)),
         })
+        rows[-1]["items"] = it.get("items", 0)
+        if walkthrough:
+            rows[-1].update((name, None) for name in RATING_ONLY if name in rows[-1])
     return rows
 
 

@@ -6,7 +6,7 @@ from .auth import Principal
 from .errors import ValidationFailed
 from .metrics import Period, _labels, _rating_rows, halls_in_scope, rate
 
-UNITS = ("window", "item", "hall", "staff")
+UNITS = ("window", "item", "hall", "staff", "department")
 Z = 1.96  # 95 %
 
 

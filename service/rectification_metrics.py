@@ -5,8 +5,9 @@ effective ratings count: an upheld appeal takes its item out with the rating.
 """
 from sqlalchemy import and_, case, func, or_, select
 
-from models import RectificationItem, RectificationList, db
+from models import RectificationItem, RectificationList, ServiceItem, db
 
+from . import catalog
 from .rectification import CLOCK_STATUSES, STATUSES
 from .sqlutil import local_date_of, month_of
 from .timeutil import end_of_day, local_date, now, start_of_day
@@ -34,12 +35,13 @@ def _item_keys(group_by: str):
     item = RectificationItem
     return {"hall": [item.hall_code], "item": [item.item_code], "window": [item.hall_code, item.window_code],
             "staff": [item.hall_code, item.staff_no], "day": [item.source_on],
-            "month": [month_of(item.source_on)]}[group_by]
+            "month": [month_of(item.source_on)], "department": [ServiceItem.department]}[group_by]
 
 
-def by_group(group_by, halls, period, key_of) -> dict:
+def by_group(group_by, halls, period, key_of, source: str = "rating") -> dict:
     """{key: counts} of 差评 items, grouped like their ratings (items carry the rating's hall, item, window,
-    staff and day). An upheld appeal is the only way an item is dismissed and its rating made not effective."""
+    staff and day). An upheld appeal is the only way an item is dismissed and its rating made not effective.
+    `source="walkthrough"` counts the items of walkthrough findings instead (hall, item, submission day)."""
     today = local_date(now())
     keys = _item_keys(group_by)
     closed = RectificationItem.status == "closed"
@@ -48,9 +50,10 @@ def by_group(group_by, halls, period, key_of) -> dict:
                    _flag(RectificationItem.callback_at.is_not(None)).label("called_back"),
                    _flag(RectificationItem.rater_satisfaction >= GOOD_MIN_SCORE).label("satisfied"),
                    _flag(RectificationItem.rater_satisfaction.is_not(None)).label("answers"))
-            .where(RectificationItem.source == "rating", RectificationItem.status != "dismissed",
+            .where(RectificationItem.source == source, RectificationItem.status != "dismissed",
                    RectificationItem.source_on >= period.start, RectificationItem.source_on <= period.end)
             .group_by(*keys))
+    stmt = catalog.with_department(stmt, group_by, RectificationItem, RectificationItem.item_code)
     if halls is not None:
         stmt = stmt.where(RectificationItem.hall_code.in_(halls))
     width = len(keys)

@@ -1,4 +1,4 @@
-"""The monthly report of a hall (and the halls under it): headline rates, tags, walkthroughs, rectification, rankings."""
+"""The monthly report of a hall and the halls under it: headline rates, departments, tags, walkthroughs, rankings."""
 from sqlalchemy import func, select
 
 from models import Finding, Hall, Walkthrough, db
@@ -69,6 +69,8 @@ def monthly(principal: Principal, *, hall: str | None, month: str | None) -> dic
     tags = metrics.tag_stats(principal, hall=hall, start=period.start, end=period.end)
     by_window = rankings.rankings(principal, month=month, by="window", hall=hall)["items"]
     by_item = rankings.rankings(principal, month=month, by="item", hall=hall)["items"]
+    # Every department's figures, 未指定部门 included, so the table adds up to the headline's ratings.
+    by_department = metrics.stats(principal, hall=hall, start=period.start, end=period.end, group_by="department")
     hall_row = catalog.get_hall(hall) if hall else None
     return {
         "month": month,
@@ -85,5 +87,6 @@ def monthly(principal: Principal, *, hall: str | None, month: str | None) -> dic
         "rectification": rectification_metrics.progress(halls, period),
         "worst_windows": by_window[:5],
         "worst_items": by_item[:5],
+        "by_department": by_department,
         "generated_at": now(),
     }

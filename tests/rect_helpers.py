@@ -21,10 +21,11 @@ def make_rating(score=1, hall="HZ-XC", *, at: datetime | None = None, comment="�
     return {"id": rating.id, "receipt": receipt_for(rating.id)}
 
 
-def make_walkthrough(hall="HZ-XC", *, status="submitted", findings=((True, "排队叫号系统故障"), (False, "指引清楚"))):
+def make_walkthrough(hall="HZ-XC", *, status="submitted", findings=((True, "排队叫号系统故障"), (False, "指引清楚")),
+                     item="SB-001"):
     wid = str(uuid.uuid4())
     stamp = now()
-    walk = Walkthrough(id=wid, hall_code=hall, item_code="SB-001", mode="accompany", observer_name="李科长",
+    walk = Walkthrough(id=wid, hall_code=hall, item_code=item, mode="accompany", observer_name="李科长",
                        started_at=stamp - timedelta(hours=1), ended_at=stamp, status=status,
                        submitted_at=stamp if status == "submitted" else None, content_hash="0" * 64)
     walk.findings = [Finding(id=str(uuid.uuid4()), position=i, step="wait", category="efficiency",

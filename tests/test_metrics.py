@@ -3,7 +3,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from models import Case, DailyHallStats, Rating, RatingTag, RollupState, db
+from models import Case, DailyHallStats, DailyUnitStats, Rating, RatingTag, RollupState, db
 from tests.helpers import API, assert_problem
 
 OCT = date(2026, 10, 1)
@@ -19,10 +19,10 @@ def _rating(hall, score, day, *, item="SB-001", window="01", staff="S1", is_defa
     return rating
 
 
-def _case(hall, no, completed: date, *, expired=True):
+def _case(hall, no, completed: date, *, expired=True, item="SB-001"):
     moment = datetime(completed.year, completed.month, completed.day, 2, 0, tzinfo=UTC)
     rate_before = moment + timedelta(days=7) if expired else datetime.now(UTC) + timedelta(days=3)
-    case = Case(case_no=no, hall_code=hall, item_code="SB-001", window_code="01", staff_no="S1",
+    case = Case(case_no=no, hall_code=hall, item_code=item, window_code="01", staff_no="S1",
                 completed_at=moment, rate_before=rate_before, token_hash=f"{no:0>64}")
     db.session.add(case)
     db.session.flush()
@@ -54,7 +54,7 @@ def dataset(request, demo):
         from service import rollup
 
         rollup.refresh()
-        assert db.session.query(DailyHallStats).count() > 0
+        assert db.session.query(DailyHallStats).count() > 0 and db.session.query(DailyUnitStats).count() > 0
     return {"xc": xc, "jn": jn}
 
 
@@ -137,21 +137,27 @@ def test_tag_shares(client, tokens, dataset):
     assert body["items"][0]["count"] == 2  # most frequent first
 
 
-def test_every_grouping_adds_up_to_the_range_total(client, tokens, dataset):
-    """Rows without a window (or staff number) of different halls are not merged into one row."""
-    period = {"from": "2026-10-01", "to": "2026-10-31"}
-    _rating("HZ-XC", 4, date(2026, 10, 9), window=None, staff=None)
-    _rating("HZ-XC-JN", 2, date(2026, 10, 9), window=None, staff=None)
-    db.session.commit()
-    if db.session.query(DailyHallStats).count():  # the rolled variant: roll October again with the two new ratings
+def _reroll():
+    """In the rolled variant, roll October again so that ratings added by the test are in the rollup too."""
+    if db.session.query(DailyHallStats).count():
         from service import rollup
 
         db.session.query(DailyHallStats).delete()
         db.session.query(RollupState).delete()
         db.session.commit()
         rollup.refresh()
+
+
+def test_every_grouping_adds_up_to_the_range_total(client, tokens, dataset):
+    """Rows without a window (or staff number) of different halls are not merged into one row."""
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    _rating("HZ-XC", 4, date(2026, 10, 9), window=None, staff=None)
+    _rating("HZ-XC-JN", 2, date(2026, 10, 9), window=None, staff=None)
+    _rating("HZ-XC", 1, date(2026, 10, 9), item=None)
+    db.session.commit()
+    _reroll()
     totals = {}
-    for group_by in ("hall", "item", "window", "staff", "day", "month"):
+    for group_by in ("hall", "item", "window", "staff", "day", "month", "department"):
         rows = _rows(client, tokens["admin"], group_by=group_by, **period)
         totals[group_by] = sum(r["ratings"] for r in rows.values())
     assert len(set(totals.values())) == 1, totals
@@ -223,3 +229,157 @@ def test_rectification_rates(client, tokens, dataset):
                         headers=tokens["admin"]).get_json()
     # Items opened in October under HZ-XC (both halls), the dismissed one left out.
     assert report["rectification"] == {"opened": 4, "closed": 2, "on_time": 1, "overdue": 1}
+
+
+def test_group_by_department(client, tokens, dataset):
+    """谁办理谁负责: each rating counts for its item's department; ratings without an item make one 未指定部门 row."""
+    from models import RectificationItem, RectificationList
+
+    added = [  # (hall, score, day, item) besides the data set, whose ratings are all of SB-001 (人社局)
+        ("HZ-XC", 1, date(2026, 10, 9), "YB-001"),      # 医疗保障局
+        ("HZ-XC-JN", 4, date(2026, 10, 10), "YB-002"),  # 医疗保障局
+        ("HZ-XC", 2, date(2026, 10, 11), "GA-001"),     # 公安局（户籍）
+        ("HZ-XC", 5, date(2026, 10, 12), None),         # no item: 未指定部门
+        ("HZ-XC-JN", 1, date(2026, 10, 12), None),      # no item, another hall: the same row
+    ]
+    made = [_rating(hall, score, day, item=item) for hall, score, day, item in added]
+    _rating("HZ-XC", 1, date(2026, 10, 9), item="YB-001", effective=False)  # appeal upheld: counts nowhere
+    _case("HZ-XC", "M", date(2026, 10, 9), item="MZ-001")  # 民政局: a case never rated, its window closed
+    db.session.flush()
+    lst = RectificationList(code="RL-DEPT", source="rating", hall_code="HZ-XC", period="2026-W41", status="open")
+    db.session.add(lst)
+    db.session.flush()
+    stamp = datetime(2026, 10, 15, 4, tzinfo=UTC)
+    for rating, status, closed in [(made[0], "closed", stamp), (made[2], "rectifying", None)]:
+        db.session.add(RectificationItem(
+            list_id=lst.id, source="rating", source_id=str(rating.id), source_on=rating.rated_on,
+            hall_code=rating.hall_code, item_code=rating.item_code, window_code=rating.window_code,
+            staff_no=rating.staff_no, problem="差评", status=status, due_start=date(2026, 10, 1), due_days=5,
+            due_date=date(2026, 10, 20), closed_at=closed, created_at=stamp, updated_at=stamp))
+    db.session.commit()
+    _reroll()
+
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    rows = _rows(client, tokens["admin"], group_by="department", **period)
+    # 人社局: the data set's October ratings (HZ-XC: 5 of its own and case A's 5 and case B's default 3; HZ-XC-JN:
+    # the 1 and the 2), all of SB-001.
+    sb = [s for s, _ in dataset["xc"]] + [5, 3] + [s for s, d in dataset["jn"] if d.month == 10]
+    expected = {"人力资源和社会保障局": sb, "医疗保障局": [1, 4], "公安局（户籍）": [2], None: [5, 1], "民政局": []}
+    assert set(rows) == set(expected)
+    for key, scores in expected.items():
+        row = rows[key]
+        assert row["label"] == (key or "未指定部门")
+        assert row["ratings"] == len(scores), key
+        assert row["bad"] == sum(1 for s in scores if s <= 2), key
+        assert row["bad_rate"] == (round(sum(1 for s in scores if s <= 2) / len(scores), 4) if scores else None)
+    # 主动评价率 per department: 人社局's cases are A, B, C (rated, default, expired): 1 of 3; 民政局's M: 0 of 1.
+    assert rows["人力资源和社会保障局"]["active_rate"] == round(1 / 3, 4)
+    assert rows["民政局"]["active_rate"] == 0.0 and rows["医疗保障局"]["active_rate"] is None
+    # 差评 items: 医疗保障局's one item is closed on time; 公安局's is open and overdue (late now).
+    assert (rows["医疗保障局"]["items"], rows["医疗保障局"]["rectified_rate"], rows["医疗保障局"]["on_time_rate"]) \
+        == (1, 1.0, 1.0)
+    assert (rows["公安局（户籍）"]["items"], rows["公安局（户籍）"]["rectified_rate"],
+            rows["公安局（户籍）"]["on_time_rate"]) == (1, 0.0, 0.0)
+    assert rows["人力资源和社会保障局"]["rectified_rate"] is None  # no 差评 item: undefined, not zero
+    # The department rows add up to the halls' total, and to the item rows' total.
+    halls = _rows(client, tokens["admin"], group_by="hall", **period)
+    items = _rows(client, tokens["admin"], group_by="item", **period)
+    total = sum(r["ratings"] for r in halls.values())
+    assert total == len(sb) + len(added) == sum(r["ratings"] for r in rows.values())
+    assert total == sum(r["ratings"] for r in items.values())
+    assert sum(r["bad"] for r in rows.values()) == sum(r["bad"] for r in halls.values())
+    # Scoped like every grouping: the street hall's staff sees only its own ratings' departments.
+    jn = _rows(client, tokens["staff_jn"], group_by="department", **period)
+    assert {k: r["ratings"] for k, r in jn.items()} == {"人力资源和社会保障局": 2, "医疗保障局": 1, None: 1}
+
+
+def test_walkthrough_rectification_rates(client, tokens, demo):
+    """source=walkthrough: 整改率 and 按期整改率 of the items of walkthrough findings, counted here by hand."""
+    from models import RectificationItem
+    from service.timeutil import local_date, now
+    from tests.rect_helpers import fresh, make_rating, make_walkthrough, run
+
+    today = local_date(now())
+    xc = make_walkthrough("HZ-XC", item="SB-001", findings=((True, "叫号故障"), (True, "材料清单不一致"),
+                                                              (True, "指引牌缺失"), (False, "态度好")))
+    jn = make_walkthrough("HZ-XC-JN", item="YB-001", findings=((True, "等候区无座椅"), (True, "重复提交材料")))
+    make_walkthrough("HZ-XC", status="draft", findings=((True, "草稿不生成事项"),))
+    make_rating(score=1, hall="HZ-XC")  # a 差评 item today: counted under source=rating only
+    run("build_walkthrough_lists")
+    run("collect_bad_ratings")
+    items = {i.source_id: i for i in db.session.query(RectificationItem).filter_by(source="walkthrough")}
+    assert len(items) == 5  # every finding that needs rectification, none of the draft
+    day = timedelta(days=1)
+    states = {  # finding → (status, deadline, closed now?)
+        xc.findings[0].id: ("closed", today + 3 * day, True),       # closed on time
+        xc.findings[1].id: ("closed", today - day, True),           # closed late
+        xc.findings[2].id: ("rectifying", today - day, False),      # open and overdue: late now
+        jn.findings[0].id: ("awaiting_acceptance", today + 3 * day, False),  # submitted, not late: not yet counted
+        jn.findings[1].id: ("dismissed", today + 3 * day, False),   # out of every figure
+    }
+    for finding_id, (status, due, closed) in states.items():
+        item = items[finding_id]
+        item.status, item.due_date, item.closed_at = status, due, now() if closed else None
+    db.session.commit()
+    fresh()
+
+    period = {"from": today.isoformat(), "to": today.isoformat()}
+    response = client.get(f"{API}/stats", query_string={"group_by": "hall", "source": "walkthrough", **period},
+                          headers=tokens["admin"])
+    assert response.status_code == 200 and response.get_json()["source"] == "walkthrough"
+    halls = {r["key"]: r for r in response.get_json()["rows"]}
+    assert set(halls) == {"HZ-XC", "HZ-XC-JN"}
+    # HZ-XC: 3 items, 2 closed; 按期: 1 on time of 2 closed + 1 open overdue.
+    assert (halls["HZ-XC"]["items"], halls["HZ-XC"]["rectified_rate"], halls["HZ-XC"]["on_time_rate"]) \
+        == (3, round(2 / 3, 4), round(1 / 3, 4))
+    # HZ-XC-JN: the dismissed item leaves; the one awaiting acceptance is neither closed nor late.
+    assert (halls["HZ-XC-JN"]["items"], halls["HZ-XC-JN"]["rectified_rate"], halls["HZ-XC-JN"]["on_time_rate"]) \
+        == (1, 0.0, None)
+    for row in halls.values():  # nobody rated anything here: rating figures are null, not zero
+        assert all(row[name] is None for name in ("ratings", "bad", "good_rate", "bad_rate", "active_rate",
+                                                  "callback_rate", "answer_satisfaction"))
+
+    def rows(group_by, headers=tokens["admin"]):
+        got = client.get(f"{API}/stats", query_string={"group_by": group_by, "source": "walkthrough", **period},
+                         headers=headers)
+        assert got.status_code == 200, got.get_json()
+        return {r["key"]: r for r in got.get_json()["rows"]}
+
+    departments = rows("department")
+    assert {k: (r["items"], r["rectified_rate"]) for k, r in departments.items()} == {
+        "人力资源和社会保障局": (3, round(2 / 3, 4)), "医疗保障局": (1, 0.0)}
+    assert {k: r["items"] for k, r in rows("item").items()} == {"SB-001": 3, "YB-001": 1}
+    by_day = rows("day")[today.isoformat()]  # dated by the walkthrough's submission day
+    assert (by_day["items"], by_day["rectified_rate"], by_day["on_time_rate"]) == (4, 0.5, round(1 / 3, 4))
+    assert rows("month")[today.strftime("%Y-%m")]["items"] == 4
+    assert set(rows("hall", tokens["staff_jn"])) == {"HZ-XC-JN"}  # scoped like every grouping
+    # The default source is the 差评 items: today's one 差评, none of the walkthrough items.
+    rating_rows = _rows(client, tokens["admin"], group_by="hall", **period)
+    assert rating_rows["HZ-XC"]["items"] == 1 and rating_rows["HZ-XC"]["ratings"] == 1
+    assert "HZ-XC-JN" not in rating_rows
+    for group_by in ("window", "staff"):  # walkthrough items name no window or staff member
+        answer = client.get(f"{API}/stats", query_string={"group_by": group_by, "source": "walkthrough"},
+                            headers=tokens["admin"])
+        assert_problem(answer, 422)
+        assert "走流程" in answer.get_json()["detail"]
+    assert_problem(client.get(f"{API}/stats", query_string={"source": "cases"}, headers=tokens["admin"]), 422)
+
+
+def test_unit_groupings_read_the_rollup_and_subtract_upheld_appeals(client, tokens, dataset):
+    """Item, window, staff and department rows of rolled days come from the per-unit rollup: a rating slipped into
+    a rolled day afterwards is not seen, while an appeal upheld afterwards still leaves every figure."""
+    from service import rollup
+
+    rollup.refresh()
+    period = {"from": "2026-10-01", "to": "2026-10-31"}
+    before = {g: _rows(client, tokens["admin"], group_by=g, **period) for g in ("item", "window", "staff", "department")}
+    _rating("HZ-XC", 1, date(2026, 10, 5))  # after the day was rolled: the rollup does not know it
+    appealed = db.session.query(Rating).filter_by(hall_code="HZ-XC-JN", rated_on=date(2026, 10, 20)).one()
+    appealed.effective = False  # an appeal upheld after the rollup: subtracted by the readers
+    db.session.commit()
+    after = {g: _rows(client, tokens["admin"], group_by=g, **period) for g in before}
+    keys = {"item": "SB-001", "window": "HZ-XC-JN/02", "staff": "HZ-XC-JN/S9", "department": "人力资源和社会保障局"}
+    for group_by, key in keys.items():
+        assert after[group_by][key]["ratings"] == before[group_by][key]["ratings"] - 1, group_by
+        assert after[group_by][key]["bad"] == before[group_by][key]["bad"] - 1, group_by
+    assert after["window"]["HZ-XC/01"] == before["window"]["HZ-XC/01"]

@@ -6,9 +6,9 @@ from service.rankings import wilson_lower_bound
 from tests.helpers import API, assert_problem
 
 
-def _bulk(hall, window, day, scores):
+def _bulk(hall, window, day, scores, item="SB-001"):
     moment = datetime(day.year, day.month, day.day, 3, tzinfo=UTC)
-    db.session.add_all(Rating(hall_code=hall, item_code="SB-001", window_code=window, staff_no="S1", score=s,
+    db.session.add_all(Rating(hall_code=hall, item_code=item, window_code=window, staff_no="S1", score=s,
                               channel="web", anonymous=True, is_default=False, effective=True, created_at=moment,
                               rated_on=day) for s in scores)
 
@@ -95,3 +95,51 @@ def test_monthly_report_json_and_html(client, tokens):
     assert "等候" in html and "37.5%" in html  # 3 of 8 October ratings are 差评
     assert_problem(client.get(f"{API}/reports/monthly", query_string={"hall": "HZ-XC"}, headers=tokens["staff_b"]),
                    404)
+
+
+def test_rankings_by_department(client, tokens):
+    """Units are the items' departments across halls; ratings that name no item are ranked nowhere."""
+    oct_day, sep_day = date(2026, 10, 10), date(2026, 9, 10)
+    _bulk("HZ-XC", "01", oct_day, [1] * 10 + [5] * 30, item="SB-001")     # 人社局: 10 of 40 …
+    _bulk("HZ-XC-JN", "01", oct_day, [1] * 2 + [5] * 8, item="SB-003")    # … and 2 of 10 in another hall: 12 of 50
+    _bulk("HZ-XC", "04", oct_day, [2] * 3 + [4] * 97, item="YB-001")      # 医疗保障局: 3 of 100
+    _bulk("HZ-XC", "07", oct_day, [1], item="GA-001")                     # 公安局（户籍）: 1 of 1
+    _bulk("HZ-XC", "02", oct_day, [1] * 5, item=None)                     # no item: not a department
+    _bulk("HZ-XC", "04", sep_day, [1] * 20 + [5] * 20, item="YB-002")     # September: 医疗保障局 worst
+    db.session.commit()
+    body = client.get(f"{API}/rankings", query_string={"period": "2026-10", "by": "department"},
+                      headers=tokens["supervisor"]).get_json()
+    assert body["by"] == "department"
+    counted = {"人力资源和社会保障局": (50, 12), "医疗保障局": (100, 3), "公安局（户籍）": (1, 1)}
+    rows = {r["key"]: r for r in body["items"]}
+    assert {k: (r["ratings"], r["bad"]) for k, r in rows.items()} == counted
+    expected_order = sorted(counted, key=lambda k: (-wilson_lower_bound(counted[k][1], counted[k][0]),
+                                                     -counted[k][1]))
+    assert [r["key"] for r in body["items"]] == expected_order
+    assert expected_order[0] == "人力资源和社会保障局"  # 12 of 50 outranks a single 差评 out of one
+    assert rows["医疗保障局"]["label"] == "医疗保障局" and rows["医疗保障局"]["rank_last_month"] == 1
+    assert rows["人力资源和社会保障局"]["rank_last_month"] is None
+    # The street hall's staff ranks only its own hall's ratings.
+    mine = client.get(f"{API}/rankings", query_string={"period": "2026-10", "by": "department"},
+                      headers=tokens["staff_jn"]).get_json()
+    assert [(r["key"], r["ratings"], r["bad"]) for r in mine["items"]] == [("人力资源和社会保障局", 10, 2)]
+
+
+def test_monthly_report_department_table(client, tokens):
+    _bulk("HZ-XC", "01", date(2026, 10, 3), [5, 1, 1, 2], item="SB-001")  # 人社局
+    _bulk("HZ-XC", "04", date(2026, 10, 4), [5, 4, 1], item="YB-001")     # 医疗保障局
+    _bulk("HZ-XC-JN", "01", date(2026, 10, 5), [2, 5], item="YB-002")     # 医疗保障局, a hall under HZ-XC
+    _bulk("HZ-XC", "02", date(2026, 10, 6), [3], item=None)                # 未指定部门
+    _bulk("HZ-XC", "01", date(2026, 11, 2), [1], item="SB-001")           # November: not in the table
+    db.session.commit()
+    body = client.get(f"{API}/reports/monthly", query_string={"month": "2026-10", "hall": "HZ-XC"},
+                      headers=tokens["supervisor"]).get_json()
+    table = {d["key"]: d for d in body["by_department"]}
+    assert {k: (d["label"], d["ratings"], d["bad"]) for k, d in table.items()} == {
+        "人力资源和社会保障局": ("人力资源和社会保障局", 4, 3), "医疗保障局": ("医疗保障局", 5, 2), None: ("未指定部门", 1, 0)}
+    assert table["人力资源和社会保障局"]["bad_rate"] == 0.75 and table["医疗保障局"]["bad_rate"] == 0.4
+    assert sum(d["ratings"] for d in body["by_department"]) == body["headline"]["ratings"] == 10
+    html = client.get(f"{API}/reports/monthly", query_string={"month": "2026-10", "hall": "HZ-XC", "format": "html"},
+                      headers=tokens["supervisor"]).get_data(as_text=True)
+    section = html.split("各部门评价与整改")[1].split("<h2>")[0]
+    assert "医疗保障局" in section and "未指定部门" in section and "75.0%" in section and "40.0%" in section

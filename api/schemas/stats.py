@@ -1,7 +1,8 @@
 """Metrics schemas: /stats, /stats/tags, /rankings, /reports."""
 from marshmallow import fields, validate
 
-from service.metrics import GROUPS
+from service.metrics import GROUPS, SOURCES, WALKTHROUGH_GROUPS
+from service.rankings import UNITS
 
 from .common import BaseSchema, Date
 
@@ -11,14 +12,21 @@ class StatsQuery(BaseSchema):
     from_ = Date(data_key="from", metadata={"description": "开始日期（含），缺省为本月1日"})
     to = Date(metadata={"description": "结束日期（含），缺省为今天"})
     group_by = fields.String(load_default="hall", validate=validate.OneOf(
-        GROUPS, error=f"group_by 必须是 {'、'.join(GROUPS)} 之一"))
+        GROUPS, error=f"group_by 必须是 {'、'.join(GROUPS)} 之一"), metadata={
+        "description": f"分组；source=walkthrough 时只能是 {'、'.join(WALKTHROUGH_GROUPS)}（否则 422）"})
+    source = fields.String(load_default="rating", validate=validate.OneOf(
+        SOURCES, error=f"source 必须是 {'、'.join(SOURCES)} 之一"), metadata={
+        "description": "rating：评价与差评整改（缺省）；walkthrough：走流程发现问题的整改率与按期整改率"})
 
 
 class StatsRow(BaseSchema):
+    """source=walkthrough rows: ratings, bad and every rating figure (好评率, 差评率, 主动评价率, 回访率, 整改满意度)
+    are null; rectified_rate and on_time_rate are the walkthrough items'."""
     key = fields.String(allow_none=True)
     label = fields.String()
-    ratings = fields.Integer()
-    bad = fields.Integer()
+    ratings = fields.Integer(allow_none=True, metadata={"description": "有效评价数；source=walkthrough 时为 null"})
+    bad = fields.Integer(allow_none=True, metadata={"description": "差评数；source=walkthrough 时为 null"})
+    items = fields.Integer(metadata={"description": "计入本行的整改事项数（source=rating：差评事项；walkthrough：走流程事项）"})
     good_rate = fields.Float(allow_none=True, metadata={"description": "好评率"})
     bad_rate = fields.Float(allow_none=True, metadata={"description": "差评率"})
     active_rate = fields.Float(allow_none=True, metadata={"description": "主动评价率"})
@@ -30,6 +38,7 @@ class StatsRow(BaseSchema):
 
 class StatsOut(BaseSchema):
     group_by = fields.String()
+    source = fields.String()
     from_ = fields.Date(data_key="from")
     to = fields.Date()
     rows = fields.List(fields.Nested(StatsRow))
@@ -70,7 +79,7 @@ class RankingQuery(BaseSchema):
     period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
                                                                    error="月份格式应为 YYYY-MM，例如 2026-10"))
     by = fields.String(load_default="window", validate=validate.OneOf(
-        ("window", "item", "hall", "staff"), error="by 必须是 window、item、hall、staff 之一"))
+        UNITS, error=f"by 必须是 {'、'.join(UNITS)} 之一"))
     hall = fields.String()
 
 
@@ -112,4 +121,6 @@ class ReportOut(BaseSchema):
     rectification = fields.Dict()
     worst_windows = fields.List(fields.Nested(RankingRow))
     worst_items = fields.List(fields.Nested(RankingRow))
+    by_department = fields.List(fields.Nested(StatsRow), metadata={
+        "description": "按部门（谁办理谁负责）的当月指标；未关联事项的评价计入“未指定部门”，各行评价数之和等于当月总数"})
     generated_at = fields.String()
