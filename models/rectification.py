@@ -75,6 +75,8 @@ class RectificationItem(db.Model):
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # fed back to the rater
+    # Why the rater was not told (no contact left, not reached after the callback attempts), recorded at submit.
+    unreachable: Mapped[str | None] = mapped_column(Text)
     rater_satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     rater_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)

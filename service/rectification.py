@@ -49,7 +49,7 @@ ACTIONS = {
     "uphold_appeal": Action("申诉成立", ("appealed",), "dismissed", "supervisor"),
     "deny_appeal": Action("驳回申诉", ("appealed",), "rectifying", "supervisor"),
     "submit": Action("提交整改结果", ("rectifying",), "awaiting_acceptance", "staff", ("measures", "result"),
-                     ("note", "answered")),
+                     ("note", "answered", "unreachable")),
     "accept": Action("验收销号", ("awaiting_acceptance",), "closed", "supervisor"),
     "reject": Action("验收不通过", ("awaiting_acceptance",), "rectifying", "supervisor", ("note",)),
     "reopen": Action("回头看", ("closed",), "rectifying", "supervisor", ("note",)),

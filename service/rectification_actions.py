@@ -24,9 +24,9 @@ from .rectification import (
 )
 from .timeutil import local_date, now
 
-EXTRA_FIELDS = ("note", "resolution", "callback_note", "measures", "result", "answered")
+EXTRA_FIELDS = ("note", "resolution", "callback_note", "measures", "result", "answered", "unreachable")
 FIELD_LABELS = {"note": "说明", "resolution": "处理方式", "callback_note": "回访记录", "measures": "整改措施",
-                "result": "整改结果", "answered": "是否已反馈评价人"}
+                "result": "整改结果", "answered": "是否已反馈评价人", "unreachable": "无法联系评价人的原因"}
 
 
 def parse_version(header: str | None) -> int | None:
@@ -52,10 +52,27 @@ def _check_fields(action: Action, item: RectificationItem, data: dict) -> None:
             errors[field] = [f"请填写{FIELD_LABELS[field]}（{field}）"]
         elif value is not None and field not in action.required + action.optional:
             errors[field] = [f"此操作不使用{FIELD_LABELS[field]}（{field}）"]
-    if data.get("answered") and item.source != "rating":
-        errors["answered"] = ["只有好差评的整改事项需要反馈评价人"]
+    if item.source != "rating":
+        for field in ("answered", "unreachable"):
+            if data.get(field):
+                errors[field] = ["只有好差评的整改事项需要反馈评价人"]
     if errors:
         raise ValidationFailed(errors)
+    if action is ACTIONS["submit"] and item.source == "rating":
+        _check_feedback(data)
+
+
+def _check_feedback(data: dict) -> None:
+    """A 差评 item is not submitted until the rater has been told what was done, or the reason they could not be
+    (no contact left, unreachable after the callback attempts) is on record."""
+    answered = data.get("answered") is True
+    unreachable = (data.get("unreachable") or "").strip()
+    if answered and unreachable:
+        raise ValidationFailed({"unreachable": ["已反馈评价人（answered）时不填写无法联系的原因"]})
+    if not answered and not unreachable:
+        raise ValidationFailed(
+            {"answered": ["提交前须将整改措施反馈评价人（answered: true），或填写无法联系评价人的原因（unreachable）"]},
+            code="feedback_required")
 
 
 def _apply(name: str, item: RectificationItem, data: dict, stamp) -> str | None:
@@ -75,6 +92,9 @@ def _apply(name: str, item: RectificationItem, data: dict, stamp) -> str | None:
         item.measures, item.result = data["measures"], data["result"]
         if data.get("answered"):
             item.answered_at = stamp
+        item.unreachable = (data.get("unreachable") or "").strip() or None
+        if item.unreachable:
+            note = f"无法联系评价人：{item.unreachable}" + (f"；{note}" if note else "")
     elif name == "uphold_appeal" and item.source == "rating":
         # An upheld appeal takes the 差评 out of every metric.
         db.session.execute(update(Rating).where(Rating.id == int(item.source_id)).values(effective=False))

@@ -15,7 +15,7 @@ from tests.rect_helpers import act, item_of_rating, make_rating, rater_view, run
 
 ACTION_FIELDS = {"verify": {"resolution": "immediate", "callback_note": "已电话回访，群众反映属实"},
                  "appeal": {"note": "评价内容与办件无关，疑似恶意差评"},
-                 "submit": {"measures": "增开一个社保窗口", "result": "高峰期排队缩短到 15 分钟内"},
+                 "submit": {"measures": "增开一个社保窗口", "result": "高峰期排队缩短到 15 分钟内", "answered": True},
                  "reject": {"note": "整改措施不具体"}, "reopen": {"note": "回头看：问题复发"}}
 # How to reach each status from pending, with an account allowed to take every step.
 PATHS = {"pending": [], "rectifying": ["verify"], "awaiting_acceptance": ["verify", "submit"],
@@ -46,7 +46,7 @@ def test_full_loop_the_rater_sees_every_step(client, tokens, calendar):
     assert body["due_date"] == workdays.deadline(local_date(now()), 5).due.isoformat()
     assert rater_view(client, rating)["status_label"] == "整改中"
 
-    body = act(client, tokens["staff"], item.id, "submit", answered=True, **ACTION_FIELDS["submit"]).get_json()
+    body = act(client, tokens["staff"], item.id, "submit", **ACTION_FIELDS["submit"]).get_json()
     assert body["status"] == "awaiting_acceptance"
     seen = rater_view(client, rating)
     assert seen["measures"] == "增开一个社保窗口" and seen["result"].startswith("高峰期") and seen["answered_at"]
@@ -82,7 +82,7 @@ def test_unhappy_rater_reopens_the_item(client, tokens, calendar):
     assert_problem(client.post(url, query_string={"receipt": rating["receipt"]}, json={"score": 4}), 409,
                    "not_answered")
     for action in ("verify", "submit", "accept"):
-        extra = {**ACTION_FIELDS.get(action, {}), **({"answered": True} if action == "submit" else {})}
+        extra = ACTION_FIELDS.get(action, {})
         assert act(client, tokens["supervisor"], item.id, action, **extra).status_code == 200
     assert_problem(client.post(url, query_string={"receipt": "wrong"}, json={"score": 2}), 404)
     response = client.post(url, query_string={"receipt": rating["receipt"]}, json={"score": 2})
@@ -230,7 +230,7 @@ def test_polling_with_etag_updated_since_and_cursor(client, tokens, calendar):
     assert set(item) == {"id", "list_code", "source", "source_id", "hall", "item", "window", "problem", "category",
                          "status", "state_family", "status_label", "due_date", "due_provisional", "overdue",
                          "resolution", "measures", "result", "callback_at", "answered_at", "rater_satisfaction",
-                         "version", "updated_at"}
+                         "unreachable", "version", "updated_at"}
     etag = first.headers["ETag"]
     again = client.get(url, headers={**tokens["supervisor"], "If-None-Match": etag})
     assert again.status_code == 304 and again.get_data() == b"" and again.headers["ETag"] == etag

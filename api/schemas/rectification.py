@@ -33,6 +33,7 @@ class RectificationOut(BaseSchema):
     result = fields.String(allow_none=True)
     callback_at = LocalDateTime(allow_none=True)
     answered_at = LocalDateTime(allow_none=True)
+    unreachable = fields.String(allow_none=True, metadata={"description": "未能反馈评价人的原因"})
     rater_satisfaction = fields.Integer(allow_none=True)
     version = fields.Integer()
     updated_at = LocalDateTime()
@@ -75,6 +76,15 @@ class ActionIn(BaseSchema):
     measures = fields.String(allow_none=True, validate=_text)
     result = fields.String(allow_none=True, validate=_text)
     answered = fields.Boolean(allow_none=True, metadata={"description": "好差评事项：整改结果已反馈评价人"})
+    unreachable = fields.String(allow_none=True, validate=_text, metadata={
+        "description": "好差评事项：无法反馈评价人的原因（未留联系方式，或多次回访未能联系上）；与 answered 二选一"})
+
+
+class ContactOut(BaseSchema):
+    """Dumps service.rectification_contact.Contact: in clear, for the callback only."""
+
+    name = fields.String(allow_none=True)
+    phone = fields.String()
 
 
 class RectificationListOut(BaseSchema):
