@@ -1,17 +1,17 @@
 """SQLAlchemy tables only: columns, constraints, indexes and relationships, no business logic."""
 from .accounts import Account
 from .base import Base, db, utcnow
-from .calendar import WorkCalendarDay
+from .calendar import PublishedYear, WorkCalendarDay
 from .catalog import Hall, HallItem, ServiceItem, Tag, Window
 from .jobs import JobRun, SchedulerLease
 from .ops import RateLimitCounter
-from .ratings import Case, Rating, RatingTag
+from .ratings import Case, Rating, RatingFollowUp, RatingTag
 from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList
 from .stats import DailyHallStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "DailyHallStats", "Finding", "Hall", "HallItem", "ItemEvent", "JobRun",
-    "RateLimitCounter", "Rating", "RatingTag", "RectificationChange", "RectificationItem", "RectificationList",
+    "Account", "Base", "Case", "DailyHallStats", "Finding", "Hall", "PublishedYear", "HallItem", "ItemEvent", "JobRun",
+    "RateLimitCounter", "Rating", "RatingFollowUp", "RatingTag", "RectificationChange", "RectificationItem", "RectificationList",
     "RollupState", "SchedulerLease", "ServiceItem", "Tag", "Walkthrough", "Window", "WorkCalendarDay", "db", "utcnow",
 ]

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Rating, RatingTag, db
 
-from . import cases, catalog, idempotency, ratelimit, rectification
+from . import cases, catalog, follow_ups, idempotency, ratelimit, rectification
 from .auth import Principal
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .pagination import keyset_page
@@ -189,6 +189,7 @@ class RatingRead:
     """One rating as its rater or a member of staff reads it: the row, and what was done about it (a 差评)."""
     rating: Rating
     rectification: dict | None
+    follow_up: object | None = None  # models.RatingFollowUp (追评)
 
     def __getattr__(self, name):  # the rating's own columns read through, so one schema dumps both
         return getattr(self.rating, name)
@@ -210,14 +211,14 @@ def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> RatingRead
     # A wrong receipt looks exactly like an unknown id.
     if rating is None or not receipt_matches(rating_id, receipt):
         raise NotFound("未找到该评价，请核对评价编号和回执")
-    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None)
+    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None, follow_ups.of_rating(rating_id))
 
 
 def get_for_staff(principal: Principal, rating_id: int) -> RatingRead:
     rating = db.session.get(Rating, rating_id)
     if rating is None or not principal.sees(rating.hall_code):
         raise NotFound("未找到该评价")
-    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None)
+    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None, follow_ups.of_rating(rating_id))
 
 
 def list_for(principal: Principal, filters: dict, *, cursor: str | None, limit: int) -> tuple[list[Rating], str | None]:

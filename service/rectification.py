@@ -46,8 +46,8 @@ class Action:
 ACTIONS = {
     "verify": Action("回访核实", ("pending",), "rectifying", "staff", ("resolution",), ("note", "callback_note")),
     "appeal": Action("申诉", ("pending", "rectifying"), "appealed", "staff", ("note",)),
-    "uphold_appeal": Action("申诉成立", ("appealed",), "dismissed", "supervisor"),
-    "deny_appeal": Action("驳回申诉", ("appealed",), "rectifying", "supervisor"),
+    "uphold_appeal": Action("申诉成立", ("appealed",), "dismissed", "supervisor", ("note",)),
+    "deny_appeal": Action("驳回申诉", ("appealed",), "rectifying", "supervisor", ("note",)),
     "submit": Action("提交整改结果", ("rectifying",), "awaiting_acceptance", "staff", ("measures", "result"),
                      ("note", "answered", "unreachable")),
     "accept": Action("验收销号", ("awaiting_acceptance",), "closed", "supervisor"),
@@ -78,6 +78,13 @@ class ItemRow(Row):
     @property
     def overdue(self) -> bool:
         return is_overdue(self.row, self.today)
+
+    @property
+    def on_time(self) -> bool | None:
+        """Judged at submission; an open item past its deadline is late already; null while open and not yet due."""
+        if self.row.on_time is not None:
+            return self.row.on_time
+        return False if is_overdue(self.row, self.today) else None
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,14 @@ def verify_days() -> int:
 def rectify_days(resolution: str | None) -> int:
     key = "RECTIFY_SCHEDULED_DAYS" if resolution == "scheduled" else "RECTIFY_DAYS"
     return current_app.config[key]
+
+
+def first_deadlines(source_on: date, calendar: "workdays.WorkCalendar") -> tuple[date, workdays.Deadline]:
+    """(verify_due, the 整改 deadline) of a new item, both fixed from the source's day: 核实 within
+    RECTIFY_VERIFY_DAYS working days, 整改 within RECTIFY_DAYS working days after that."""
+    verify = calendar.add_working_days(source_on, verify_days())
+    found = calendar.add_working_days(verify.due, rectify_days(None))
+    return verify.due, workdays.Deadline(found.due, found.provisional or verify.provisional)
 
 
 def set_deadline(item: RectificationItem, start: date, days: int) -> None:

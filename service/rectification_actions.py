@@ -4,6 +4,7 @@ from sqlalchemy import update
 
 from models import Rating, RectificationItem, db
 
+from . import workdays
 from .auth import Principal
 from .database import writes
 from .errors import BadRequest, Conflict, PreconditionFailed, ValidationFailed
@@ -75,19 +76,51 @@ def _check_feedback(data: dict) -> None:
             code="feedback_required")
 
 
+APPEAL_NOTE_MIN = 10  # an appeal names its evidence: why the 差评 is 误评 or 恶意, not a word
+
+
+def _check_appeal(name: str, item: RectificationItem, data: dict, today) -> None:
+    if name != "appeal":
+        return
+    if len((data.get("note") or "").strip()) < APPEAL_NOTE_MIN:
+        raise ValidationFailed({"note": [f"申诉须写明理由和证据（不少于 {APPEAL_NOTE_MIN} 个字）"]})
+    if item.verify_due is not None and today > item.verify_due:
+        raise Conflict(f"申诉须在核实期限（{item.verify_due.isoformat()}）内提出，已超过期限，请按期整改",
+                       code="appeal_window_closed")
+
+
 def _apply(name: str, item: RectificationItem, data: dict, stamp) -> str | None:
-    """What the action changes besides the status; returns the event's note."""
+    """What the action changes besides the status; returns the event's note. The 整改 deadline is fixed at creation
+    from verify_due: verification never moves it (a scheduled resolution takes the longer limit, still counted from
+    verify_due), an appeal pauses it and a denied one adds only the working days it took, a rejection keeps it."""
     today = local_date(stamp)
     note = data.get("note")
+    if name in ("verify", "appeal") and item.status == "pending" and item.verified_on_time is None:
+        # 核实 ends in a resolution or an appeal; either way it was on time or it was not, and that stays.
+        item.verified_on_time = item.verify_due is None or today <= item.verify_due
     if name == "verify":
         item.resolution = data["resolution"]
         if data.get("callback_note"):
             item.callback_at, item.callback_note = stamp, data["callback_note"]
-        set_deadline(item, today, rectify_days(item.resolution))
+        start = item.verify_due or item.due_start
+        days = rectify_days(item.resolution)
+        if (item.due_start, item.due_days) != (start, days):
+            set_deadline(item, start, days)
         note = note or data.get("callback_note")
-    elif name in ("deny_appeal", "reopen"):
-        # The appeal paused the work, 回头看 restarts it: a fresh 整改 deadline from today.
+    elif name == "appeal":
+        item.appealed_at = stamp
+    elif name == "deny_appeal":
+        took = workdays.working_days_between(local_date(item.appealed_at or stamp), today)
+        set_deadline(item, item.due_start, item.due_days + took)
+        item.appealed_at = None
+        note = f"{note}（申诉用时 {took} 个工作日，整改期限顺延至 {item.due_date.isoformat()}）"
+    elif name == "reopen":
+        # 回头看 after closure is a new round of 整改: a fresh period from today.
         set_deadline(item, today, rectify_days(item.resolution))
+        item.on_time = None
+    elif name == "reject":
+        # The clock runs again from the old deadline: the hall had its time.
+        item.on_time = None
     elif name == "submit":
         item.measures, item.result = data["measures"], data["result"]
         if data.get("answered"):
@@ -95,9 +128,14 @@ def _apply(name: str, item: RectificationItem, data: dict, stamp) -> str | None:
         item.unreachable = (data.get("unreachable") or "").strip() or None
         if item.unreachable:
             note = f"无法联系评价人：{item.unreachable}" + (f"；{note}" if note else "")
-    elif name == "uphold_appeal" and item.source == "rating":
-        # An upheld appeal takes the 差评 out of every metric.
-        db.session.execute(update(Rating).where(Rating.id == int(item.source_id)).values(effective=False))
+        item.submitted_at, item.on_time = stamp, today <= item.due_date
+    elif name == "accept":
+        item.accept_wait_days = workdays.working_days_between(local_date(item.submitted_at or stamp), today)
+    elif name == "uphold_appeal":
+        item.appealed_at = None
+        if item.source == "rating":
+            # An upheld appeal takes the 差评 out of every metric.
+            db.session.execute(update(Rating).where(Rating.id == int(item.source_id)).values(effective=False))
     return note
 
 
@@ -116,8 +154,9 @@ def act(principal: Principal, item_id: int, data: dict, if_match: str | None) ->
         raise Conflict(f"事项当前状态为「{STATUSES[item.status]}」，不能执行「{action.label}」",
                        code="action_not_allowed", allowed_actions=allowed_actions(principal, item.status))
     _check_fields(action, item, data)
-
     stamp = now()
+    _check_appeal(name, item, data, local_date(stamp))
+
     before = item.status
     note = _apply(name, item, data, stamp)
     item.status = action.to

@@ -90,9 +90,10 @@ class Clock:
         from service import timeutil
 
         self.moment = moment
+        real = timeutil.now
         for name, module in list(sys.modules.items()):
-            if name.split(".")[0] in ("service", "jobs", "api", "factory") and \
-                    getattr(module, "now", None) is timeutil.now:
+            if name.split(".")[0] in ("service", "jobs", "api", "factory", "tests") and \
+                    getattr(module, "now", None) is real:
                 monkeypatch.setattr(module, "now", self)
         monkeypatch.setattr(timeutil, "now", self)
 

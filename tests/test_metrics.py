@@ -184,11 +184,14 @@ def test_rectification_rates(client, tokens, dataset):
     ratings = {(r.hall_code, r.score, r.rated_on, r.effective): r for r in db.session.query(Rating)
                if r.score <= 2}
     plan = [  # (hall, score, day, effective) of the rating → the item's state
-        (("HZ-XC", 2, date(2026, 10, 6), True), dict(status="closed", due=13, closed=10, callback=True, answer=4)),
+        (("HZ-XC", 2, date(2026, 10, 6), True), dict(status="closed", due=13, submitted=9, closed=10, callback=True,
+                                                      answer=4)),
         (("HZ-XC", 1, date(2026, 10, 7), True), dict(status="rectifying", due=14, callback=True)),  # late now
         (("HZ-XC", 1, date(2026, 10, 7), False), dict(status="dismissed", due=14, callback=True)),  # appeal upheld
-        (("HZ-XC-JN", 1, date(2026, 10, 20), True), dict(status="closed", due=22, closed=25, answer=2)),  # late
-        (("HZ-XC-JN", 2, date(2026, 10, 21), True), dict(status="awaiting_acceptance", due=28)),  # clock stopped
+        (("HZ-XC-JN", 1, date(2026, 10, 20), True), dict(status="closed", due=22, submitted=23, closed=25,
+                                                          answer=2)),  # submitted late
+        # Submitted in time, still waiting for acceptance: the clock stopped at submission.
+        (("HZ-XC-JN", 2, date(2026, 10, 21), True), dict(status="awaiting_acceptance", due=28, submitted=26)),
     ]
     lst = RectificationList(code="RL-TEST", source="rating", hall_code="HZ-XC", period="2026-W41", status="open")
     db.session.add(lst)
@@ -201,6 +204,8 @@ def test_rectification_rates(client, tokens, dataset):
             window_code=rating.window_code, staff_no=rating.staff_no, problem="差评", status=s["status"],
             due_start=date(2026, 10, 1), due_days=5, due_date=date(2026, 10, s["due"]),
             callback_at=stamp(8) if s.get("callback") else None, rater_satisfaction=s.get("answer"),
+            submitted_at=stamp(s["submitted"]) if s.get("submitted") else None,
+            on_time=s["submitted"] <= s["due"] if s.get("submitted") else None,
             closed_at=stamp(s["closed"]) if s.get("closed") else None, created_at=stamp(1), updated_at=stamp(1)))
     db.session.commit()
 
@@ -208,18 +213,20 @@ def test_rectification_rates(client, tokens, dataset):
     for hall in ("HZ-XC", "HZ-XC-JN"):
         mine = [s for (h, _, _, effective), s in plan if h == hall and effective]
         closed = [s for s in mine if s["status"] == "closed"]
-        on_time = [s for s in closed if s["closed"] <= s["due"]]
+        submitted = [s for s in mine if s.get("submitted")]
+        on_time = [s for s in submitted if s["submitted"] <= s["due"]]
         late_open = [s for s in mine if s["status"] in ("pending", "rectifying")]  # all due dates are past
         answers = [s["answer"] for s in mine if s.get("answer")]
         row = rows[hall]
         assert row["rectified_rate"] == round(len(closed) / len(mine), 4), hall
-        assert row["on_time_rate"] == round(len(on_time) / (len(closed) + len(late_open)), 4), hall
+        assert row["on_time_rate"] == round(len(on_time) / (len(submitted) + len(late_open)), 4), hall
         assert row["callback_rate"] == round(sum(1 for s in mine if s.get("callback")) / len(mine), 4), hall
         assert row["answer_satisfaction"] == round(sum(1 for a in answers if a >= 3) / len(answers), 4), hall
     assert rows["HZ-XC"]["on_time_rate"] == 0.5  # one on time, one open and overdue: late now
+    assert rows["HZ-XC-JN"]["on_time_rate"] == 0.5  # one submitted late; one in time, waiting for acceptance
     by_window = _rows(client, tokens["admin"], group_by="window", **{"from": "2026-10-01", "to": "2026-10-31"})
     assert by_window["HZ-XC-JN/02"]["rectified_rate"] == 0.5
     report = client.get(f"{API}/reports/monthly", query_string={"month": "2026-10", "hall": "HZ-XC"},
                         headers=tokens["admin"]).get_json()
-    # Items opened in October under HZ-XC (both halls), the dismissed one left out.
-    assert report["rectification"] == {"opened": 4, "closed": 2, "on_time": 1, "overdue": 1}
+    # Items opened in October under HZ-XC (both halls), the dismissed one left out; on time = submitted in time.
+    assert report["rectification"] == {"opened": 4, "closed": 2, "on_time": 2, "overdue": 1}

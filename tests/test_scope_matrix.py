@@ -110,6 +110,7 @@ RULES = {
         "action": "appeal", "note": "同一人一小时内提交多条差评，疑似恶意"})),
     # The rater's own answer, guarded by the receipt (tests/test_rectification).
     "POST /ratings/{rating_id}/answer-satisfaction": Rule("public"),
+    "POST /ratings/{rating_id}/follow-up": Rule("public"),
     "GET /jobs": Rule("supervisor"),
     "GET /accounts": Rule("admin"),
     "POST /accounts": Rule("admin"),
