@@ -164,9 +164,31 @@ def mark_changed(stamp: datetime) -> None:
                                                   set_={"seq": table.c.seq + 1, "changed_at": stamp}))
 
 
+def _recount_verify_dues(first: date, last: date) -> date | None:
+    """The 核实 deadlines of open items whose source day is in [first, last], counted again; a 整改 deadline still
+    counted from the old verify_due moves its start with it (recount_deadlines then counts it again)."""
+    item = RectificationItem
+    days = db.session.execute(select(item.source_on).distinct().where(
+        item.status.in_(OPEN_STATUSES), item.source_on.between(first, last), item.verify_due.is_not(None))).scalars().all()
+    if not days:
+        return None
+    calendar = workdays.load(min(days), max(days))
+    latest = None
+    for day in days:
+        verify = calendar.add_working_days(day, verify_days()).due
+        moved = (item.status.in_(OPEN_STATUSES), item.source_on == day, item.verify_due != verify)
+        db.session.execute(update(item).where(*moved, item.due_start == item.verify_due).values(due_start=verify)
+                           .execution_options(synchronize_session=False))
+        db.session.execute(update(item).where(*moved).values(verify_due=verify)
+                           .execution_options(synchronize_session=False))
+        latest = max(latest or verify, verify)
+    return latest
+
+
 def recount_deadlines(first: date, last: date) -> int:
     """After a calendar change: count open deadlines starting in [first, last] again (one UPDATE per distinct start
     and length, not one per item)."""
+    last = max(last, _recount_verify_dues(first, last) or last)  # a moved start may now lie after `last`
     groups = db.session.execute(
         select(RectificationItem.due_start, RectificationItem.due_days).distinct()
         .where(RectificationItem.status.in_(OPEN_STATUSES), RectificationItem.due_start.between(first, last))).all()

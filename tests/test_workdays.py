@@ -96,3 +96,15 @@ def test_one_day_does_not_publish_a_year_the_whole_year_does(app, demo, calendar
     assert (moved.due_date, moved.due_provisional) == (date(2027, 3, 8), False)
     assert "已导入" in runner.invoke(args=["calendar", "import"]).output
     assert runner.invoke(args=["calendar", "publish", "1999"]).exit_code != 0
+
+
+def test_a_holiday_set_on_the_verify_day_moves_both_clocks(app, demo, calendar):
+    rating = make_rating()
+    run("collect_bad_ratings")
+    item = item_of_rating(rating["id"])
+    verify_due, due = item.verify_due, item.due_date
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["calendar", "set", verify_due.isoformat(), "--holiday"]).exit_code == 0
+    moved = item_of_rating(rating["id"])
+    assert moved.verify_due > verify_due and moved.due_start == moved.verify_due and moved.due_date > due
+    assert moved.due_date == workdays.deadline(moved.verify_due, moved.due_days).due
