@@ -34,7 +34,8 @@ SERVICE_CODES = {
                                429: ["rate_limited"]},
     "postWalkthroughs": {409: ["walkthrough_submitted"]},
     "postSync": {422: ["batch_too_large"]},
-    "postItemActions": {403: ["forbidden"], 409: ["action_not_allowed"], 412: ["version_mismatch"]},
+    "postItemActions": {403: ["forbidden"], 409: ["action_not_allowed", "appeal_window_closed"], 412: ["version_mismatch"],
+                        422: ["feedback_required"]},
     "postHalls": {409: ["duplicate"]},
     "postWindows": {409: ["duplicate"]},
     "postItems": {409: ["duplicate"]},
@@ -42,6 +43,8 @@ SERVICE_CODES = {
     "postDeactivate": {409: ["cannot_deactivate_self", "actor_inactive"]},
     "postRotate": {409: ["account_inactive"]},
     "postDeliveryRetry": {409: ["not_retryable"]},
+    "postFollowUp": {409: ["already_followed_up", "rating_window_closed"]},
+    "getItemContact": {404: ["no_contact"]},
 }
 # Header parameters the service reads, by operationId (those a view already declares keep their own text).
 HEADERS = {

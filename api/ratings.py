@@ -2,14 +2,23 @@
 from flask import request
 from flask.views import MethodView
 
-from service import ratings
+from service import follow_ups, ratings
 from service.auth import authenticate
 from service.errors import ValidationFailed
 
 from .access import bearer_token, principal, public, requires
 from .blueprint import Blueprint
 from .schemas.common import take_page
-from .schemas.ratings import RatingCreated, RatingDetail, RatingIn, RatingList, RatingListQuery, ReceiptQuery
+from .schemas.ratings import (
+    FollowUpCreated,
+    FollowUpIn,
+    RatingCreated,
+    RatingDetail,
+    RatingIn,
+    RatingList,
+    RatingListQuery,
+    ReceiptQuery,
+)
 
 blp = Blueprint("ratings", __name__, description="好差评：提交、查看与查询")
 # Instances, not classes: webargs and flask-smorest would build (and deep-copy the fields of) a schema per request.
@@ -19,6 +28,7 @@ RATING_DETAIL = RatingDetail()
 RATING_LIST_QUERY = RatingListQuery()
 RATING_LIST = RatingList()
 RECEIPT_QUERY = ReceiptQuery()
+FOLLOW_UP_IN, FOLLOW_UP_CREATED = FollowUpIn(), FollowUpCreated()
 # The 201 carries the receipt, the rater's only key to the rating: no cache may keep it, replays included.
 CREATED = {"Cache-Control": "no-store"}
 REPLAYED = {**CREATED, "Idempotent-Replayed": "true"}
@@ -69,3 +79,14 @@ class RatingById(MethodView):
             raise ValidationFailed({"receipt": ["请提供评价回执（receipt）"]})
         client = ratings.Client(ip=request.remote_addr or "")
         return ratings.get_for_rater(rating_id, args["receipt"], client=client)
+
+
+@blp.route("/ratings/<id:rating_id>/follow-up")
+class FollowUp(MethodView):
+    @public
+    @blp.arguments(RECEIPT_QUERY, location="query")
+    @blp.arguments(FOLLOW_UP_IN)
+    @blp.response(201, FOLLOW_UP_CREATED)
+    def post(self, args, data, rating_id):
+        """追评（评价人凭回执，每条评价一次，评价期限内）"""
+        return follow_ups.follow_up(rating_id, args.get("receipt"), data["comment"], data["tags"])

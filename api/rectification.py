@@ -7,6 +7,7 @@ from werkzeug.wrappers import Request
 from service import (
     rectification,
     rectification_actions,
+    rectification_contact,
     rectification_lists,
     rectification_polling,
     rectification_rater,
@@ -21,6 +22,7 @@ from .schemas.rectification import (
     ActionIn,
     AnswerIn,
     AnswerOut,
+    ContactOut,
     RectificationDetail,
     RectificationListDetail,
     RectificationListPage,
@@ -34,6 +36,7 @@ blp = Blueprint("rectification", __name__, description="一体验一反馈一清
 _list_query, _list_page, _list_detail = RectificationListQuery(), RectificationListPage(), RectificationListDetail()
 _poll_query, _page, _detail = RectificationQuery(), RectificationPage(), RectificationDetail()
 _action_in, _receipt_query, _answer_in, _answer_out = ActionIn(), ReceiptQuery(), AnswerIn(), AnswerOut()
+_contact_out = ContactOut()
 
 _etag_header = {"ETag": {"schema": {"type": "string"}, "description": "当前结果的 ETag，轮询时放入 If-None-Match"}}
 
@@ -172,6 +175,16 @@ class ItemById(MethodView):
     def get(self, item_id):
         """整改事项详情及处理记录"""
         return rectification.get_item(principal(), item_id)
+
+
+@blp.route("/rectifications/<id:item_id>/contact")
+class ItemContact(MethodView):
+    @requires("staff")
+    @blp.response(200, _contact_out, headers={"Cache-Control": {"schema": {"type": "string"},
+                                                               "description": "no-store：含个人信息，不得缓存"}})
+    def get(self, item_id):
+        """评价人联系方式（回访用；每次查看均记入处理记录）"""
+        return rectification_contact.contact(principal(), item_id), 200, {"Cache-Control": "no-store"}
 
 
 @blp.route("/rectifications/<id:item_id>/actions")

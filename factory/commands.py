@@ -154,6 +154,18 @@ def calendar_set(day, is_workday, name):
     click.echo(f"{result['day']} 已设为{kind}；重新计算期限的事项 {result['deadlines_changed']} 个")
 
 
+@calendar_cli.command("publish", help="宣布某年全年日历已录入完毕（先用 calendar set 录入节假日与调休），例如 flask calendar publish 2027")
+@click.argument("year", type=int)
+def calendar_publish(year):
+    try:
+        result = calendar_admin.publish_year(year)
+    except ServiceError as exc:
+        _fail(exc)
+    click.echo(f"{result['year']} 年日历已公布；重新计算期限的事项 {result['deadlines_changed']} 个")
+
+
+
+
 subscriptions_cli = AppGroup("subscriptions", help="事件推送订阅：省好差评平台与部门系统")
 
 

@@ -57,24 +57,40 @@ class RectificationItem(db.Model):
     # items by it without joining a million ratings.
     source_on: Mapped[date | None] = mapped_column(Date)
     hall_code: Mapped[str] = mapped_column(ForeignKey("halls.code"))
+    # A named 差评: the rater was not anonymous and left a phone, so a callback is owed (实名差评回访率).
+    named: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     item_code: Mapped[str | None] = mapped_column(String(64))
     window_code: Mapped[str | None] = mapped_column(String(32))
     staff_no: Mapped[str | None] = mapped_column(String(32))
     problem: Mapped[str] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(32))
+    # What people read: the tag's label (rating items), the finding category's label (walkthrough items).
+    category_label: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(24))
     resolution: Mapped[str | None] = mapped_column(String(16))  # immediate | scheduled | explain
     measures: Mapped[str | None] = mapped_column(Text)
     result: Mapped[str | None] = mapped_column(Text)
     callback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     callback_note: Mapped[str | None] = mapped_column(Text)
-    # The deadline: the due_days-th working day strictly after due_start; provisional if counted Mon–Fri.
+    # 核实 deadline, fixed at creation (RECTIFY_VERIFY_DAYS working days after source_on); verified_on_time is
+    # null until the item is verified (verify, or an appeal as the outcome of 核实).
+    verify_due: Mapped[date | None] = mapped_column(Date)
+    verified_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    # The 整改 deadline: the due_days-th working day strictly after due_start (verify_due, so a late 核实 does not
+    # move it; a denied appeal adds the working days it took to due_days); provisional if counted Mon–Fri.
     due_start: Mapped[date] = mapped_column(Date)
     due_days: Mapped[int] = mapped_column(SmallInteger)
     due_date: Mapped[date] = mapped_column(Date)
     due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The 整改 clock stops at submission: on_time is judged then (null again when rejected or reopened).
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    accept_wait_days: Mapped[int | None] = mapped_column(SmallInteger)  # working days submitted → accepted
+    appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the open appeal's start (pauses the clock)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # fed back to the rater
+    # Why the rater was not told (no contact left, not reached after the callback attempts), recorded at submit.
+    unreachable: Mapped[str | None] = mapped_column(Text)
     rater_satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
     rater_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -274,6 +274,9 @@ def stats(principal: Principal, *, hall: str | None, start: date | None, end: da
             "on_time_rate": rate(it.get("on_time", 0), it.get("on_time_base", 0)),
             "callback_rate": rate(it.get("called_back", 0), it.get("items", 0)),
             "answer_satisfaction": rate(it.get("satisfied", 0), it.get("answers", 0)),
+            "verify_on_time_rate": rate(it.get("verified_on_time", 0), it.get("verify_base", 0)),
+            "named_callback_rate": rate(it.get("named_called_back", 0), it.get("named", 0)),
+            "accept_wait_days": rate(it.get("accept_wait_days", 0), it.get("accepted", 0)),
         })
         rows[-1]["items"] = it.get("items", 0)
         if walkthrough:

@@ -19,7 +19,7 @@ from .vocab import LEVELS, is_bad
 TYPES = {
     "rating.created": "新评价",
     "rating.bad": "差评",
-    "rating.followed_up": "追评",  # defined for receivers; emitted once 追评 exists (not offered in v1)
+    "rating.followed_up": "追评",
     "rectification.created": "整改事项生成（转办）",
     "rectification.status_changed": "整改事项状态变化",
     "rectification.due_soon": "临期督办（期限前一个工作日）",
@@ -35,6 +35,13 @@ CLOSED = ("closed", "dismissed")
 
 def rating_subject(rating_id) -> str:
     return f"rating:{rating_id}"
+
+
+def rating_followed_up(rating, tags: list[str], at: datetime) -> list[dict]:
+    """rating.followed_up: which rating, when, with which tags; the comment is free text and never leaves."""
+    data = {"rating_id": rating.id, "hall": rating.hall_code, "score": rating.score, "tags": sorted(tags),
+            "followed_up_at": iso(at)}
+    return [_event("rating.followed_up", str(rating.id), rating_subject(rating.id), rating.hall_code, at, data)]
 
 
 def item_subject(source: str, source_id: str, item_id: int) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Rating, RatingTag, db
 
-from . import cases, catalog, idempotency, outbox, ratelimit, rectification
+from . import cases, catalog, follow_ups, idempotency, outbox, ratelimit, rectification
 from .auth import Principal
 from .errors import Conflict, NotFound, ServiceError, ValidationFailed
 from .pagination import keyset_page
@@ -16,7 +16,7 @@ from .receipts import receipt_for, receipt_matches
 from .security import encrypt, mask_name, mask_phone
 from .sqlutil import PlainStatements, plain_statements
 from .timeutil import end_of_day, local_date, now, start_of_day
-from .vocab import BAD_MAX_SCORE, PRAISE_MIN_SCORE, TAG_APPLIES, is_bad
+from .vocab import BAD_MAX_SCORE, TAG_APPLIES, is_bad, tag_fits
 
 
 @dataclass(frozen=True)
@@ -177,8 +177,7 @@ def _check_tags(reads: PlainStatements, codes: list[str], score: int) -> list[st
     if unknown:
         problems.append(f"未知的评价标签：{'、'.join(unknown)}")
     for label, applies_to in tags.values():
-        # 基本满意 (3) may carry either kind; a good-only tag on a 差评 or a bad-only tag on praise is a mistake.
-        if applies_to == "good" and is_bad(score) or applies_to == "bad" and score >= PRAISE_MIN_SCORE:
+        if not tag_fits(applies_to, score):
             problems.append(f"标签「{label}」只适用于{TAG_APPLIES[applies_to]}")
     return problems
 
@@ -190,6 +189,7 @@ class RatingRead:
     """One rating as its rater or a member of staff reads it: the row, and what was done about it (a 差评)."""
     rating: Rating
     rectification: dict | None
+    follow_up: object | None = None  # models.RatingFollowUp (追评)
 
     def __getattr__(self, name):  # the rating's own columns read through, so one schema dumps both
         return getattr(self.rating, name)
@@ -211,14 +211,14 @@ def get_for_rater(rating_id: int, receipt: str, *, client: Client) -> RatingRead
     # A wrong receipt looks exactly like an unknown id.
     if rating is None or not receipt_matches(rating_id, receipt):
         raise NotFound("未找到该评价，请核对评价编号和回执")
-    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None)
+    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None, follow_ups.of_rating(rating_id))
 
 
 def get_for_staff(principal: Principal, rating_id: int) -> RatingRead:
     rating = db.session.get(Rating, rating_id)
     if rating is None or not principal.sees(rating.hall_code):
         raise NotFound("未找到该评价")
-    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None)
+    return RatingRead(rating, rectification_of(rating) if is_bad(rating.score) else None, follow_ups.of_rating(rating_id))
 
 
 def list_for(principal: Principal, filters: dict, *, cursor: str | None, limit: int) -> tuple[list[Rating], str | None]:

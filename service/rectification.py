@@ -46,10 +46,10 @@ class Action:
 ACTIONS = {
     "verify": Action("回访核实", ("pending",), "rectifying", "staff", ("resolution",), ("note", "callback_note")),
     "appeal": Action("申诉", ("pending", "rectifying"), "appealed", "staff", ("note",)),
-    "uphold_appeal": Action("申诉成立", ("appealed",), "dismissed", "supervisor"),
-    "deny_appeal": Action("驳回申诉", ("appealed",), "rectifying", "supervisor"),
+    "uphold_appeal": Action("申诉成立", ("appealed",), "dismissed", "supervisor", ("note",)),
+    "deny_appeal": Action("驳回申诉", ("appealed",), "rectifying", "supervisor", ("note",)),
     "submit": Action("提交整改结果", ("rectifying",), "awaiting_acceptance", "staff", ("measures", "result"),
-                     ("note", "answered")),
+                     ("note", "answered", "unreachable")),
     "accept": Action("验收销号", ("awaiting_acceptance",), "closed", "supervisor"),
     "reject": Action("验收不通过", ("awaiting_acceptance",), "rectifying", "supervisor", ("note",)),
     "reopen": Action("回头看", ("closed",), "rectifying", "supervisor", ("note",)),
@@ -78,6 +78,13 @@ class ItemRow(Row):
     @property
     def overdue(self) -> bool:
         return is_overdue(self.row, self.today)
+
+    @property
+    def on_time(self) -> bool | None:
+        """Judged at submission; an open item past its deadline is late already; null while open and not yet due."""
+        if self.row.on_time is not None:
+            return self.row.on_time
+        return False if is_overdue(self.row, self.today) else None
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,14 @@ def rectify_days(resolution: str | None) -> int:
     return current_app.config[key]
 
 
+def first_deadlines(source_on: date, calendar: "workdays.WorkCalendar") -> tuple[date, workdays.Deadline]:
+    """(verify_due, the 整改 deadline) of a new item, both fixed from the source's day: 核实 within
+    RECTIFY_VERIFY_DAYS working days, 整改 within RECTIFY_DAYS working days after that."""
+    verify = calendar.add_working_days(source_on, verify_days())
+    found = calendar.add_working_days(verify.due, rectify_days(None))
+    return verify.due, workdays.Deadline(found.due, found.provisional or verify.provisional)
+
+
 def set_deadline(item: RectificationItem, start: date, days: int) -> None:
     found = workdays.deadline(start, days)
     item.due_start, item.due_days, item.due_date, item.due_provisional = start, days, found.due, found.provisional
@@ -149,9 +164,31 @@ def mark_changed(stamp: datetime) -> None:
                                                   set_={"seq": table.c.seq + 1, "changed_at": stamp}))
 
 
+def _recount_verify_dues(first: date, last: date) -> date | None:
+    """The 核实 deadlines of open items whose source day is in [first, last], counted again; a 整改 deadline still
+    counted from the old verify_due moves its start with it (recount_deadlines then counts it again)."""
+    item = RectificationItem
+    days = db.session.execute(select(item.source_on).distinct().where(
+        item.status.in_(OPEN_STATUSES), item.source_on.between(first, last), item.verify_due.is_not(None))).scalars().all()
+    if not days:
+        return None
+    calendar = workdays.load(min(days), max(days))
+    latest = None
+    for day in days:
+        verify = calendar.add_working_days(day, verify_days()).due
+        moved = (item.status.in_(OPEN_STATUSES), item.source_on == day, item.verify_due != verify)
+        db.session.execute(update(item).where(*moved, item.due_start == item.verify_due).values(due_start=verify)
+                           .execution_options(synchronize_session=False))
+        db.session.execute(update(item).where(*moved).values(verify_due=verify)
+                           .execution_options(synchronize_session=False))
+        latest = max(latest or verify, verify)
+    return latest
+
+
 def recount_deadlines(first: date, last: date) -> int:
     """After a calendar change: count open deadlines starting in [first, last] again (one UPDATE per distinct start
     and length, not one per item)."""
+    last = max(last, _recount_verify_dues(first, last) or last)  # a moved start may now lie after `last`
     groups = db.session.execute(
         select(RectificationItem.due_start, RectificationItem.due_days).distinct()
         .where(RectificationItem.status.in_(OPEN_STATUSES), RectificationItem.due_start.between(first, last))).all()

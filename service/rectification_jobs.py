@@ -5,18 +5,18 @@ from datetime import date, datetime, timedelta
 from flask import current_app
 from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, update
 
-from models import Case, Finding, Hall, ItemEvent, Rating, RatingTag, Walkthrough, db
+from models import Case, Finding, Hall, ItemEvent, Rating, RatingTag, Tag, Walkthrough, db
 from models.rectification import RectificationItem, RectificationList
 
 from . import outbox, workdays
-from .rectification import CLOCK_STATUSES, CLOSED_STATUSES, mark_changed, verify_days
-from .sqlutil import insert
+from .rectification import CLOCK_STATUSES, CLOSED_STATUSES, first_deadlines, mark_changed, rectify_days
+from .sqlutil import insert, joined
 from .timeutil import local_date
-from .vocab import BAD_MAX_SCORE, DEFAULT_SCORE, LEVELS
+from .vocab import BAD_MAX_SCORE, DEFAULT_SCORE, FINDING_CATEGORIES, LEVELS
 
 SYSTEM = "系统"
-ITEM_COLUMNS = ["list_id", "source", "source_id", "source_on", "hall_code", "item_code", "window_code", "staff_no", "problem",
-                "category", "status", "due_start", "due_days", "due_date", "due_provisional", "version",
+ITEM_COLUMNS = ["list_id", "source", "source_id", "source_on", "hall_code", "named", "item_code", "window_code", "staff_no", "problem",
+                "category", "category_label", "status", "verify_due", "due_start", "due_days", "due_date", "due_provisional", "version",
                 "created_at", "updated_at"]
 EVENT_COLUMNS = ["item_id", "at", "actor", "action", "from_status", "to_status", "note"]
 
@@ -30,8 +30,30 @@ def rating_list_code(hall: str, period: str) -> str:
     return f"RT-{hall}-{period}"
 
 
-def walkthrough_list_code(walkthrough_id: str) -> str:
-    return f"WT-{walkthrough_id}"
+def walkthrough_list_prefix(hall: str, day: date) -> str:
+    """`WT-HZXC-20261201-`: a code people can read out, the hall without its dashes and the submission day."""
+    return f"WT-{hall.replace('-', '')}-{day:%Y%m%d}-"
+
+
+def _walkthrough_codes(fresh: list, starts: dict) -> dict:
+    """{walkthrough id: list code}, numbered per hall and day after the codes already given (the job runs once at a
+    time under the scheduler lease; the codes' unique key guards the rest)."""
+    codes, taken = {}, {}
+    for w, hall, _ in sorted(fresh, key=lambda f: (starts[f[0]], f[2].timestamp() if f[2] else 0, f[0])):
+        prefix = walkthrough_list_prefix(hall, starts[w])
+        if prefix not in taken:
+            used = db.session.execute(select(RectificationList.code).where(
+                RectificationList.code.like(prefix + "%"))).scalars().all()
+            taken[prefix] = max((int(c.rsplit("-", 1)[1]) for c in used if c.rsplit("-", 1)[1].isdigit()), default=0)
+        taken[prefix] += 1
+        codes[w] = f"{prefix}{taken[prefix]:02d}"
+    return codes
+
+
+def _tag_labels():
+    """The labels of a rating's tags joined with 、 (null when it has none)."""
+    return (select(joined(Tag.label, "、", Tag.code)).select_from(RatingTag).join(Tag, Tag.code == RatingTag.tag_code)
+            .where(RatingTag.rating_id == Rating.id).scalar_subquery())
 
 
 def _inserted(stmt, key) -> int:
@@ -87,26 +109,32 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
 
     days = sorted({d for _, d in pairs})
     calendar = workdays.load(days[0], days[-1])
-    n = verify_days()
-    due = {d: calendar.add_working_days(d, n) for d in days}
+    first = {d: first_deadlines(d, calendar) for d in days}
+    n = rectify_days(None)
     period = {d: iso_week(d) for d in days}
     lists = sorted({(h, period[d]) for h, d in pairs})
     counts["lists_created"] = _inserted(insert(RectificationList.__table__).values([
         {"code": rating_list_code(h, p), "source": "rating", "hall_code": h, "period": p, "status": "open",
          "created_at": now} for h, p in lists]).on_conflict_do_nothing(), RectificationList.id)
 
-    label = case({s: f"差评：{LEVELS[s][1]}" for s in LEVELS if s <= BAD_MAX_SCORE}, value=Rating.score)
+    # A 差评 without a comment says what is known: its level and the labels of its tags.
+    level = case({s: f"差评（{LEVELS[s][1]}）：" for s in LEVELS if s <= BAD_MAX_SCORE}, value=Rating.score)
+    label = level + func.coalesce(_tag_labels(), "未填写评价内容")
     first_tag = select(func.min(RatingTag.tag_code)).where(RatingTag.rating_id == Rating.id).scalar_subquery()
+    first_label = (select(Tag.label).select_from(RatingTag).join(Tag, Tag.code == RatingTag.tag_code)
+                   .where(RatingTag.rating_id == Rating.id).order_by(Tag.code).limit(1).scalar_subquery())
     lst = RectificationList
     # A correlated lookup on the lists' unique (source, hall, period) key: the scan is driven by the new ratings.
     list_id = select(lst.id).where(lst.source == "rating", lst.hall_code == Rating.hall_code,
                                    lst.period == _by_day(Rating.rated_on, period)).scalar_subquery()
     rows = select(
-        list_id, literal("rating"), cast(Rating.id, String(36)), Rating.rated_on, Rating.hall_code, Rating.item_code,
-        Rating.window_code, Rating.staff_no, func.coalesce(func.nullif(Rating.comment, ""), label), first_tag,
-        literal("pending"), Rating.rated_on, literal(n),
-        _by_day(Rating.rated_on, {d: v.due for d, v in due.items()}),
-        _by_day(Rating.rated_on, {d: v.provisional for d, v in due.items()}),
+        list_id, literal("rating"), cast(Rating.id, String(36)), Rating.rated_on, Rating.hall_code,
+        and_(Rating.anonymous.is_(False), Rating.phone_enc.is_not(None)), Rating.item_code,
+        Rating.window_code, Rating.staff_no, func.coalesce(func.nullif(Rating.comment, ""), label), first_tag, first_label,
+        literal("pending"), _by_day(Rating.rated_on, {d: v for d, (v, _) in first.items()}),
+        _by_day(Rating.rated_on, {d: v for d, (v, _) in first.items()}), literal(n),
+        _by_day(Rating.rated_on, {d: f.due for d, (_, f) in first.items()}),
+        _by_day(Rating.rated_on, {d: f.provisional for d, (_, f) in first.items()}),
         literal(1), literal(now, RectificationItem.created_at.type), literal(now, RectificationItem.updated_at.type),
     ).where(new)
     stmt = insert(RectificationItem.__table__).from_select(ITEM_COLUMNS, rows).on_conflict_do_nothing()
@@ -132,20 +160,24 @@ def build_walkthrough_lists(*, now: datetime, watermark: dict | None) -> tuple[d
     counts = {"lists_created": 0, "items_created": 0}
     if not fresh:
         return counts, None
+    starts = {w: local_date(at or now) for w, _, at in fresh}
+    codes = _walkthrough_codes(fresh, starts)
     counts["lists_created"] = _inserted(insert(lst.__table__).values([
-        {"code": walkthrough_list_code(w), "source": "walkthrough", "hall_code": h, "walkthrough_id": w,
+        {"code": codes[w], "source": "walkthrough", "hall_code": h, "walkthrough_id": w,
          "status": "open", "created_at": now} for w, h, _ in fresh]).on_conflict_do_nothing(), lst.id)
 
-    starts = {w: local_date(at or now) for w, _, at in fresh}
     calendar = workdays.load(min(starts.values()), max(starts.values()))
-    n = verify_days()
-    due = {w: calendar.add_working_days(s, n) for w, s in starts.items()}
+    first = {w: first_deadlines(s, calendar) for w, s in starts.items()}
+    n = rectify_days(None)
     rows = select(
         lst.id, literal("walkthrough"), Finding.id, _by_day(Walkthrough.id, starts), Walkthrough.hall_code,
-        Walkthrough.item_code,
-        literal(None, String), literal(None, String), Finding.description, Finding.category, literal("pending"),
-        _by_day(Walkthrough.id, starts), literal(n), _by_day(Walkthrough.id, {w: d.due for w, d in due.items()}),
-        _by_day(Walkthrough.id, {w: d.provisional for w, d in due.items()}), literal(1),
+        literal(False), Walkthrough.item_code,
+        literal(None, String), literal(None, String), Finding.description, Finding.category,
+        case(FINDING_CATEGORIES, value=Finding.category), literal("pending"),
+        _by_day(Walkthrough.id, {w: v for w, (v, _) in first.items()}),
+        _by_day(Walkthrough.id, {w: v for w, (v, _) in first.items()}), literal(n),
+        _by_day(Walkthrough.id, {w: f.due for w, (_, f) in first.items()}),
+        _by_day(Walkthrough.id, {w: f.provisional for w, (_, f) in first.items()}), literal(1),
         literal(now, RectificationItem.created_at.type), literal(now, RectificationItem.updated_at.type),
     ).select_from(Finding).join(Walkthrough, Walkthrough.id == Finding.walkthrough_id).join(
         lst, lst.walkthrough_id == Walkthrough.id).where(lst.created_at == now, Finding.needs_rectification.is_(True))

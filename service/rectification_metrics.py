@@ -9,7 +9,7 @@ from models import RectificationItem, RectificationList, ServiceItem, db
 
 from . import catalog
 from .rectification import CLOCK_STATUSES, STATUSES
-from .sqlutil import local_date_of, month_of
+from .sqlutil import month_of
 from .timeutil import end_of_day, local_date, now, start_of_day
 from .vocab import FINDING_CATEGORIES, GOOD_MIN_SCORE
 
@@ -22,8 +22,8 @@ def _flag(condition):
 
 
 def _on_time():
-    return and_(RectificationItem.status == "closed",
-                local_date_of(RectificationItem.closed_at) <= RectificationItem.due_date)
+    """Submitted by its deadline (the 整改 clock stops at submission; waiting for acceptance is the supervisor's)."""
+    return RectificationItem.on_time.is_(True)
 
 
 def _late_now(today):
@@ -46,8 +46,18 @@ def by_group(group_by, halls, period, key_of, source: str = "rating") -> dict:
     keys = _item_keys(group_by)
     closed = RectificationItem.status == "closed"
     stmt = (select(*keys, func.count().label("items"), _flag(closed).label("closed"),
-                   _flag(_on_time()).label("on_time"), _flag(or_(closed, _late_now(today))).label("on_time_base"),
+                   _flag(_on_time()).label("on_time"),
+                   _flag(or_(RectificationItem.on_time.is_not(None), _late_now(today))).label("on_time_base"),
+                   _flag(RectificationItem.verified_on_time.is_(True)).label("verified_on_time"),
+                   _flag(or_(RectificationItem.verified_on_time.is_not(None),
+                             and_(RectificationItem.status == "pending", RectificationItem.verify_due < today)))
+                   .label("verify_base"),
                    _flag(RectificationItem.callback_at.is_not(None)).label("called_back"),
+                   _flag(RectificationItem.named.is_(True)).label("named"),
+                   _flag(and_(RectificationItem.named.is_(True), RectificationItem.callback_at.is_not(None)))
+                   .label("named_called_back"),
+                   func.sum(RectificationItem.accept_wait_days).label("accept_wait_days"),
+                   _flag(RectificationItem.accept_wait_days.is_not(None)).label("accepted"),
                    _flag(RectificationItem.rater_satisfaction >= GOOD_MIN_SCORE).label("satisfied"),
                    _flag(RectificationItem.rater_satisfaction.is_not(None)).label("answers"))
             .where(RectificationItem.source == source, RectificationItem.status != "dismissed",
@@ -57,7 +67,8 @@ def by_group(group_by, halls, period, key_of, source: str = "rating") -> dict:
     if halls is not None:
         stmt = stmt.where(RectificationItem.hall_code.in_(halls))
     width = len(keys)
-    names = ("items", "closed", "on_time", "on_time_base", "called_back", "satisfied", "answers")
+    names = ("items", "closed", "on_time", "on_time_base", "verified_on_time", "verify_base", "called_back", "named",
+             "named_called_back", "accept_wait_days", "accepted", "satisfied", "answers")
     return {key_of(tuple(row[:width])): dict(zip(names, (v or 0 for v in row[width:]), strict=True))
             for row in db.session.execute(stmt)}
 

@@ -49,7 +49,7 @@ def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> Answ
     touch(item, stamp)
     record_event(item, stamp, "评价人", "answer_satisfaction", before, f"评价人对整改结果的评价：{score} 分")
     if is_bad(score) and before in ("awaiting_acceptance", "closed"):
-        item.status, item.closed_at = "rectifying", None
+        item.status, item.closed_at, item.on_time = "rectifying", None, None
         set_deadline(item, local_date(stamp), rectify_days(item.resolution))
         record_event(item, stamp, "评价人", "reopen", before, "评价人对整改结果不满意，回头看")
         outbox.emit(outbox.item_changed(item, before, "reopen", stamp))  # events out: same transaction

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, literal_column
+from sqlalchemy import func, literal, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -29,6 +29,13 @@ def local_date_of(column):
     if dialect_name() == "postgresql":
         return func.date(func.timezone("Asia/Shanghai", column))
     return func.date(column, literal_column("'+8 hours'"))
+
+
+def joined(column, separator: str, order_by):
+    """The values of `column` in a group joined by `separator`, in `order_by` order, in SQL."""
+    if dialect_name() == "postgresql":
+        return func.string_agg(column, postgresql.aggregate_order_by(literal(separator), order_by))
+    return func.group_concat(column, separator)  # SQLite: in the order the rows are read (an index's order)
 
 
 def month_of(date_column):

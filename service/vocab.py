@@ -44,6 +44,11 @@ def is_bad(score: int) -> bool:
 def is_good(score: int) -> bool:
     return score >= GOOD_MIN_SCORE
 
+
+def tag_fits(applies_to: str, score: int) -> bool:
+    """基本满意 (3) may carry either kind; a good-only tag on a 差评 or a bad-only tag on praise is a mistake."""
+    return not (applies_to == "good" and is_bad(score) or applies_to == "bad" and score >= PRAISE_MIN_SCORE)
+
 # 我陪群众走流程
 WALKTHROUGH_MODES = {
     "accompany": "陪同办",

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import chinese_calendar
 from sqlalchemy import select
 
-from models import WorkCalendarDay, db
+from models import PublishedYear, WorkCalendarDay, db
 
 SOURCE_PACKAGE = "chinesecalendar"
 SOURCE_ADMIN = "admin"
@@ -40,6 +40,10 @@ class WorkCalendar:
                 counted += 1
         return Deadline(day, provisional)
 
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days in (start, end]: how long something waited, counted like a deadline (次日起算)."""
+        return sum(1 for k in range(1, (end - start).days + 1) if self.is_workday(start + timedelta(days=k)))
+
 
 def load(first: date, last: date | None = None) -> WorkCalendar:
     """The calendar for deadlines starting between first and last (a year of margin for the counting)."""
@@ -47,12 +51,24 @@ def load(first: date, last: date | None = None) -> WorkCalendar:
     lo, hi = date(first.year, 1, 1), date(last.year + 1, 12, 31)
     rows = db.session.execute(
         select(WorkCalendarDay.day, WorkCalendarDay.is_workday).where(WorkCalendarDay.day.between(lo, hi))).all()
-    # A year counts as published once any of its days is in the table: every real calendar has holidays.
-    return WorkCalendar({d: w for d, w in rows}, {d.year for d, _ in rows})
+    # A year counts as published only as a whole (the package's years, or the admin's `calendar publish`): one
+    # day entered for it says nothing about the rest of its holidays.
+    years = set(db.session.execute(select(PublishedYear.year).where(
+        PublishedYear.year.between(lo.year, hi.year))).scalars())
+    return WorkCalendar({d: w for d, w in rows}, years)
 
 
 def deadline(start: date, n: int) -> Deadline:
     return load(start).add_working_days(start, n)
+
+
+def working_days_between(start: date, end: date) -> int:
+    return load(start, end).working_days_between(start, end) if end > start else 0
+
+
+def package_years() -> list[int]:
+    """The years chinesecalendar covers in full."""
+    return sorted({d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays})
 
 
 def package_exceptions() -> list[dict]:

@@ -16,8 +16,9 @@ TABLE = {"verify": ({"pending"}, "rectifying"), "appeal": ({"pending", "rectifyi
          "uphold_appeal": ({"appealed"}, "dismissed"), "deny_appeal": ({"appealed"}, "rectifying"),
          "submit": ({"rectifying"}, "awaiting_acceptance"), "accept": ({"awaiting_acceptance"}, "closed"),
          "reject": ({"awaiting_acceptance"}, "rectifying"), "reopen": ({"closed"}, "rectifying")}
-FIELDS = {"verify": {"resolution": "immediate"}, "appeal": {"note": "疑似恶意差评"},
-          "submit": {"measures": "增开窗口", "result": "排队缩短"}, "reject": {"note": "措施不具体"},
+FIELDS = {"verify": {"resolution": "immediate"}, "appeal": {"note": "评价人当天未来办事，疑似恶意差评"},
+          "uphold_appeal": {"note": "申诉成立"}, "deny_appeal": {"note": "申诉不成立"},
+          "submit": {"measures": "增开窗口", "result": "排队缩短", "answered": True}, "reject": {"note": "措施不具体"},
           "reopen": {"note": "回头看"}}
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from models import Case, Hall, ItemEvent, JobRun, Rating, RectificationItem, RectificationList, db
 from service import calendar_admin, rectification
-from service.timeutil import now
+from service.timeutil import local_date, now
 from tests.rect_helpers import count, fresh, make_rating, make_walkthrough, run, table_counts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,9 @@ def test_build_walkthrough_lists(calendar):
     assert run("build_walkthrough_lists").counts == {"lists_created": 0, "items_created": 0}
     assert table_counts() == after
     code = rectification.list_code_for_walkthrough(two.id)
-    assert code == f"WT-{two.id}"
+    day = f"{local_date(two.submitted_at):%Y%m%d}"
+    # Short codes people can read out, numbered per hall and day; the walkthrough's id stays on the list.
+    assert {code, rectification.list_code_for_walkthrough(none.id)} == {f"WT-HZXC-{day}-01", f"WT-HZXC-{day}-02"}
     assert rectification.list_code_for_walkthrough(draft.id) is None
     items = db.session.execute(select(RectificationItem).order_by(RectificationItem.id)).scalars().all()
     assert [(i.source, i.problem, i.category, i.status) for i in items] == [

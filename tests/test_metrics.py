@@ -190,11 +190,14 @@ def test_rectification_rates(client, tokens, dataset):
     ratings = {(r.hall_code, r.score, r.rated_on, r.effective): r for r in db.session.query(Rating)
                if r.score <= 2}
     plan = [  # (hall, score, day, effective) of the rating → the item's state
-        (("HZ-XC", 2, date(2026, 10, 6), True), dict(status="closed", due=13, closed=10, callback=True, answer=4)),
+        (("HZ-XC", 2, date(2026, 10, 6), True), dict(status="closed", due=13, submitted=9, closed=10, callback=True,
+                                                      answer=4)),
         (("HZ-XC", 1, date(2026, 10, 7), True), dict(status="rectifying", due=14, callback=True)),  # late now
         (("HZ-XC", 1, date(2026, 10, 7), False), dict(status="dismissed", due=14, callback=True)),  # appeal upheld
-        (("HZ-XC-JN", 1, date(2026, 10, 20), True), dict(status="closed", due=22, closed=25, answer=2)),  # late
-        (("HZ-XC-JN", 2, date(2026, 10, 21), True), dict(status="awaiting_acceptance", due=28)),  # clock stopped
+        (("HZ-XC-JN", 1, date(2026, 10, 20), True), dict(status="closed", due=22, submitted=23, closed=25,
+                                                          answer=2)),  # submitted late
+        # Submitted in time, still waiting for acceptance: the clock stopped at submission.
+        (("HZ-XC-JN", 2, date(2026, 10, 21), True), dict(status="awaiting_acceptance", due=28, submitted=26)),
     ]
     lst = RectificationList(code="RL-TEST", source="rating", hall_code="HZ-XC", period="2026-W41", status="open")
     db.session.add(lst)
@@ -207,6 +210,8 @@ def test_rectification_rates(client, tokens, dataset):
             window_code=rating.window_code, staff_no=rating.staff_no, problem="差评", status=s["status"],
             due_start=date(2026, 10, 1), due_days=5, due_date=date(2026, 10, s["due"]),
             callback_at=stamp(8) if s.get("callback") else None, rater_satisfaction=s.get("answer"),
+            submitted_at=stamp(s["submitted"]) if s.get("submitted") else None,
+            on_time=s["submitted"] <= s["due"] if s.get("submitted") else None,
             closed_at=stamp(s["closed"]) if s.get("closed") else None, created_at=stamp(1), updated_at=stamp(1)))
     db.session.commit()
 
@@ -214,21 +219,23 @@ def test_rectification_rates(client, tokens, dataset):
     for hall in ("HZ-XC", "HZ-XC-JN"):
         mine = [s for (h, _, _, effective), s in plan if h == hall and effective]
         closed = [s for s in mine if s["status"] == "closed"]
-        on_time = [s for s in closed if s["closed"] <= s["due"]]
+        submitted = [s for s in mine if s.get("submitted")]
+        on_time = [s for s in submitted if s["submitted"] <= s["due"]]
         late_open = [s for s in mine if s["status"] in ("pending", "rectifying")]  # all due dates are past
         answers = [s["answer"] for s in mine if s.get("answer")]
         row = rows[hall]
         assert row["rectified_rate"] == round(len(closed) / len(mine), 4), hall
-        assert row["on_time_rate"] == round(len(on_time) / (len(closed) + len(late_open)), 4), hall
+        assert row["on_time_rate"] == round(len(on_time) / (len(submitted) + len(late_open)), 4), hall
         assert row["callback_rate"] == round(sum(1 for s in mine if s.get("callback")) / len(mine), 4), hall
         assert row["answer_satisfaction"] == round(sum(1 for a in answers if a >= 3) / len(answers), 4), hall
     assert rows["HZ-XC"]["on_time_rate"] == 0.5  # one on time, one open and overdue: late now
+    assert rows["HZ-XC-JN"]["on_time_rate"] == 0.5  # one submitted late; one in time, waiting for acceptance
     by_window = _rows(client, tokens["admin"], group_by="window", **{"from": "2026-10-01", "to": "2026-10-31"})
     assert by_window["HZ-XC-JN/02"]["rectified_rate"] == 0.5
     report = client.get(f"{API}/reports/monthly", query_string={"month": "2026-10", "hall": "HZ-XC"},
                         headers=tokens["admin"]).get_json()
-    # Items opened in October under HZ-XC (both halls), the dismissed one left out.
-    assert report["rectification"] == {"opened": 4, "closed": 2, "on_time": 1, "overdue": 1}
+    # Items opened in October under HZ-XC (both halls), the dismissed one left out; on time = submitted in time.
+    assert report["rectification"] == {"opened": 4, "closed": 2, "on_time": 2, "overdue": 1}
 
 
 def test_group_by_department(client, tokens, dataset):
@@ -255,7 +262,9 @@ def test_group_by_department(client, tokens, dataset):
             list_id=lst.id, source="rating", source_id=str(rating.id), source_on=rating.rated_on,
             hall_code=rating.hall_code, item_code=rating.item_code, window_code=rating.window_code,
             staff_no=rating.staff_no, problem="差评", status=status, due_start=date(2026, 10, 1), due_days=5,
-            due_date=date(2026, 10, 20), closed_at=closed, created_at=stamp, updated_at=stamp))
+            due_date=date(2026, 10, 20), closed_at=closed, created_at=stamp, updated_at=stamp,
+            # the closed one was submitted (and accepted) before its deadline: on time
+            submitted_at=closed, on_time=True if closed else None))
     db.session.commit()
     _reroll()
 
@@ -310,16 +319,18 @@ def test_walkthrough_rectification_rates(client, tokens, demo):
     items = {i.source_id: i for i in db.session.query(RectificationItem).filter_by(source="walkthrough")}
     assert len(items) == 5  # every finding that needs rectification, none of the draft
     day = timedelta(days=1)
-    states = {  # finding → (status, deadline, closed now?)
-        xc.findings[0].id: ("closed", today + 3 * day, True),       # closed on time
-        xc.findings[1].id: ("closed", today - day, True),           # closed late
-        xc.findings[2].id: ("rectifying", today - day, False),      # open and overdue: late now
-        jn.findings[0].id: ("awaiting_acceptance", today + 3 * day, False),  # submitted, not late: not yet counted
-        jn.findings[1].id: ("dismissed", today + 3 * day, False),   # out of every figure
+    # The 整改 clock stops at submission: on_time is judged when the item is submitted (None: not submitted).
+    states = {  # finding → (status, deadline, closed now?, on_time)
+        xc.findings[0].id: ("closed", today + 3 * day, True, True),       # submitted and closed on time
+        xc.findings[1].id: ("closed", today - day, True, False),          # submitted late
+        xc.findings[2].id: ("rectifying", today - day, False, None),      # open and overdue: late now
+        jn.findings[0].id: ("awaiting_acceptance", today + 3 * day, False, True),  # submitted in time: on time
+        jn.findings[1].id: ("dismissed", today + 3 * day, False, None),   # out of every figure
     }
-    for finding_id, (status, due, closed) in states.items():
+    for finding_id, (status, due, closed, on_time) in states.items():
         item = items[finding_id]
         item.status, item.due_date, item.closed_at = status, due, now() if closed else None
+        item.on_time, item.submitted_at = on_time, (now() if on_time is not None else None)
     db.session.commit()
     fresh()
 
@@ -329,12 +340,12 @@ def test_walkthrough_rectification_rates(client, tokens, demo):
     assert response.status_code == 200 and response.get_json()["source"] == "walkthrough"
     halls = {r["key"]: r for r in response.get_json()["rows"]}
     assert set(halls) == {"HZ-XC", "HZ-XC-JN"}
-    # HZ-XC: 3 items, 2 closed; 按期: 1 on time of 2 closed + 1 open overdue.
+    # HZ-XC: 3 items, 2 closed; 按期: 1 on time of 2 submitted + 1 open overdue.
     assert (halls["HZ-XC"]["items"], halls["HZ-XC"]["rectified_rate"], halls["HZ-XC"]["on_time_rate"]) \
         == (3, round(2 / 3, 4), round(1 / 3, 4))
-    # HZ-XC-JN: the dismissed item leaves; the one awaiting acceptance is neither closed nor late.
+    # HZ-XC-JN: the dismissed item leaves; the one awaiting acceptance was submitted in time: on time, not closed.
     assert (halls["HZ-XC-JN"]["items"], halls["HZ-XC-JN"]["rectified_rate"], halls["HZ-XC-JN"]["on_time_rate"]) \
-        == (1, 0.0, None)
+        == (1, 0.0, 1.0)
     for row in halls.values():  # nobody rated anything here: rating figures are null, not zero
         assert all(row[name] is None for name in ("ratings", "bad", "good_rate", "bad_rate", "active_rate",
                                                   "callback_rate", "answer_satisfaction"))
@@ -350,7 +361,7 @@ def test_walkthrough_rectification_rates(client, tokens, demo):
         "人力资源和社会保障局": (3, round(2 / 3, 4)), "医疗保障局": (1, 0.0)}
     assert {k: r["items"] for k, r in rows("item").items()} == {"SB-001": 3, "YB-001": 1}
     by_day = rows("day")[today.isoformat()]  # dated by the walkthrough's submission day
-    assert (by_day["items"], by_day["rectified_rate"], by_day["on_time_rate"]) == (4, 0.5, round(1 / 3, 4))
+    assert (by_day["items"], by_day["rectified_rate"], by_day["on_time_rate"]) == (4, 0.5, 0.5)
     assert rows("month")[today.strftime("%Y-%m")]["items"] == 4
     assert set(rows("hall", tokens["staff_jn"])) == {"HZ-XC-JN"}  # scoped like every grouping
     # The default source is the 差评 items: today's one 差评, none of the walkthrough items.

@@ -103,8 +103,8 @@ TABLE = {
 STATUSES = {"pending", "rectifying", "awaiting_acceptance", "closed", "appealed", "dismissed"}
 RANK = {"staff": 0, "supervisor": 1, "admin": 2}
 ROLE_OF = {"staff": "staff", "staff_b": "staff", "supervisor": "supervisor", "admin": "admin"}
-FIELDS = {"verify": {"resolution": "immediate", "callback_note": "已电话回访"}, "appeal": {"note": "疑似恶意差评"},
-          "submit": {"measures": "增开窗口", "result": "排队缩短", "answered": True}, "reject": {"note": "措施不具体"},
+FIELDS = {"verify": {"resolution": "immediate", "callback_note": "已电话回访"}, "appeal": {"note": "评价人当天未来办事，疑似恶意差评"},
+          "uphold_appeal": {"note": "申诉成立"}, "deny_appeal": {"note": "申诉不成立"}, "submit": {"measures": "增开窗口", "result": "排队缩短", "answered": True}, "reject": {"note": "措施不具体"},
           "reopen": {"note": "回头看"}}
 
 # Repeated entries weigh the draw towards requests that can succeed, so sequences get deep into the table.

@@ -15,7 +15,9 @@ from tests.rect_helpers import act, item_of_rating, make_rating, rater_view, run
 
 ACTION_FIELDS = {"verify": {"resolution": "immediate", "callback_note": "已电话回访，群众反映属实"},
                  "appeal": {"note": "评价内容与办件无关，疑似恶意差评"},
-                 "submit": {"measures": "增开一个社保窗口", "result": "高峰期排队缩短到 15 分钟内"},
+                 "uphold_appeal": {"note": "经查评价内容与办件无关，申诉成立"},
+                 "deny_appeal": {"note": "监控显示确有排队过久，申诉不成立"},
+                 "submit": {"measures": "增开一个社保窗口", "result": "高峰期排队缩短到 15 分钟内", "answered": True},
                  "reject": {"note": "整改措施不具体"}, "reopen": {"note": "回头看：问题复发"}}
 # How to reach each status from pending, with an account allowed to take every step.
 PATHS = {"pending": [], "rectifying": ["verify"], "awaiting_acceptance": ["verify", "submit"],
@@ -37,16 +39,18 @@ def test_full_loop_the_rater_sees_every_step(client, tokens, calendar):
     assert run("collect_bad_ratings").counts == {"items_created": 1, "lists_created": 1}
     seen = rater_view(client, rating)
     assert seen["status"] == "pending" and seen["status_label"] == "待核实"
-    due = workdays.deadline(local_date(now()), 1).due
+    verify_due = workdays.deadline(local_date(now()), 1).due
+    due = workdays.deadline(verify_due, 5).due  # both clocks fixed at creation
     assert seen["due_date"] == due.isoformat() and seen["measures"] is None
 
     item = item_of_rating(rating["id"])
     body = act(client, tokens["staff"], item.id, "verify", if_match=item.version, **ACTION_FIELDS["verify"]).get_json()
     assert body["status"] == "rectifying" and body["callback_at"]
-    assert body["due_date"] == workdays.deadline(local_date(now()), 5).due.isoformat()
+    assert body["due_date"] == due.isoformat() and body["verify_due"] == verify_due.isoformat()
+    assert body["verified_on_time"] is True
     assert rater_view(client, rating)["status_label"] == "整改中"
 
-    body = act(client, tokens["staff"], item.id, "submit", answered=True, **ACTION_FIELDS["submit"]).get_json()
+    body = act(client, tokens["staff"], item.id, "submit", **ACTION_FIELDS["submit"]).get_json()
     assert body["status"] == "awaiting_acceptance"
     seen = rater_view(client, rating)
     assert seen["measures"] == "增开一个社保窗口" and seen["result"].startswith("高峰期") and seen["answered_at"]
@@ -82,7 +86,7 @@ def test_unhappy_rater_reopens_the_item(client, tokens, calendar):
     assert_problem(client.post(url, query_string={"receipt": rating["receipt"]}, json={"score": 4}), 409,
                    "not_answered")
     for action in ("verify", "submit", "accept"):
-        extra = {**ACTION_FIELDS.get(action, {}), **({"answered": True} if action == "submit" else {})}
+        extra = ACTION_FIELDS.get(action, {})
         assert act(client, tokens["supervisor"], item.id, action, **extra).status_code == 200
     assert_problem(client.post(url, query_string={"receipt": "wrong"}, json={"score": 2}), 404)
     response = client.post(url, query_string={"receipt": rating["receipt"]}, json={"score": 2})
@@ -141,7 +145,7 @@ def test_roles_and_scope(client, tokens, calendar):
     # A supervisor sees the halls under its own.
     assert client.get(f"{API}/rectifications/{other.id}", headers=tokens["supervisor"]).status_code == 200
     # Staff verify, appeal and submit; only supervisors decide appeals and acceptance.
-    assert act(client, tokens["staff"], mine.id, "appeal", note="恶意差评").status_code == 200
+    assert act(client, tokens["staff"], mine.id, "appeal", note="评价人当天未到大厅办事，恶意差评").status_code == 200
     assert_problem(act(client, tokens["staff"], mine.id, "uphold_appeal"), 403, "forbidden")
     assert act(client, tokens["supervisor"], mine.id, "uphold_appeal", note="申诉成立").status_code == 200
     db.session.expire_all()
@@ -161,10 +165,10 @@ def test_stale_version_is_412_and_changes_nothing(client, tokens, calendar):
     run("collect_bad_ratings")
     item = item_of_rating(rating["id"])
     assert act(client, tokens["staff"], item.id, "verify", if_match=1, resolution="scheduled").status_code == 200
-    stale = act(client, tokens["staff"], item.id, "appeal", if_match=1, note="再议")
+    stale = act(client, tokens["staff"], item.id, "appeal", if_match=1, note="评价与本窗口业务无关，申请复核")
     assert assert_problem(stale, 412, "version_mismatch")["current_version"] == 2
     assert item_of_rating(rating["id"]).status == "rectifying"
-    assert act(client, tokens["staff"], item.id, "appeal", if_match='"2"', note="再议").status_code == 200
+    assert act(client, tokens["staff"], item.id, "appeal", if_match='"2"', note="评价与本窗口业务无关，申请复核").status_code == 200
     assert_problem(act(client, tokens["staff"], item.id, "deny_appeal", if_match="abc"), 400, "invalid_if_match")
     # Digits str.isdigit() accepts but int() refuses (superscripts, in the headers' latin-1) are no version either.
     for header in ("²", '"²"', "W/\"¹\"", "3²"):
@@ -211,11 +215,11 @@ def test_bad_input_is_4xx_and_changes_nothing(client, tokens, calendar):
 def test_scheduled_resolution_gets_the_longer_deadline(client, tokens, calendar):
     quick, slow = make_rating(), make_rating()
     run("collect_bad_ratings")
-    today = local_date(now())
+    verify_due = workdays.deadline(local_date(now()), 1).due
     a = act(client, tokens["staff"], item_of_rating(quick["id"]).id, "verify", resolution="immediate").get_json()
     b = act(client, tokens["staff"], item_of_rating(slow["id"]).id, "verify", resolution="scheduled").get_json()
-    assert a["due_date"] == workdays.deadline(today, 5).due.isoformat()
-    assert b["due_date"] == workdays.deadline(today, 15).due.isoformat()
+    assert a["due_date"] == workdays.deadline(verify_due, 5).due.isoformat()
+    assert b["due_date"] == workdays.deadline(verify_due, 15).due.isoformat()
     assert b["resolution"] == "scheduled" and b["overdue"] is False
 
 
@@ -230,7 +234,8 @@ def test_polling_with_etag_updated_since_and_cursor(client, tokens, calendar):
     assert set(item) == {"id", "list_code", "source", "source_id", "hall", "item", "window", "problem", "category",
                          "status", "state_family", "status_label", "due_date", "due_provisional", "overdue",
                          "resolution", "measures", "result", "callback_at", "answered_at", "rater_satisfaction",
-                         "version", "updated_at"}
+                         "unreachable", "version", "updated_at", "verify_due", "verified_on_time", "submitted_at",
+                         "on_time", "accept_wait_days", "category_label"}
     etag = first.headers["ETag"]
     again = client.get(url, headers={**tokens["supervisor"], "If-None-Match": etag})
     assert again.status_code == 304 and again.get_data() == b"" and again.headers["ETag"] == etag

@@ -42,11 +42,11 @@ def _new_walkthrough_body(client, tokens):
     return f"{API}/walkthroughs", {"json": walkthrough()}
 
 
-def _item_in_xc(suffix="", body=None):
+def _item_in_xc(suffix="", body=None, **rating_fields):
     def build(client, tokens):
         from tests.rect_helpers import item_of_rating, make_rating, run
 
-        rating = make_rating(hall="HZ-XC")
+        rating = make_rating(hall="HZ-XC", **rating_fields)
         run("collect_bad_ratings")
         item = item_of_rating(rating["id"])
         return f"{API}/rectifications/{item.id}{suffix}", ({"json": body} if body else {})
@@ -111,10 +111,13 @@ RULES = {
     "GET /rectifications": Rule("staff", scoped=lambda c, t: (f"{API}/rectifications", {
         "query_string": {"hall": "HZ-XC"}})),
     "GET /rectifications/{item_id}": Rule("staff", scoped=_item_in_xc()),
+    "GET /rectifications/{item_id}/contact": Rule("staff", scoped=_item_in_xc(
+        "/contact", anonymous=False, phone="13812345678")),
     "POST /rectifications/{item_id}/actions": Rule("staff", scoped=_item_in_xc("/actions", {
         "action": "appeal", "note": "同一人一小时内提交多条差评，疑似恶意"})),
     # The rater's own answer, guarded by the receipt (tests/test_rectification).
     "POST /ratings/{rating_id}/answer-satisfaction": Rule("public"),
+    "POST /ratings/{rating_id}/follow-up": Rule("public"),
     "GET /jobs": Rule("supervisor"),
     "GET /accounts": Rule("admin"),
     "POST /accounts": Rule("admin"),

@@ -71,10 +71,40 @@ def test_admin_sets_a_day_and_open_deadlines_are_counted_again(app, demo, calend
     assert bad.exit_code != 0
 
 
-def test_publishing_2027_clears_the_provisional_flag(app, calendar):
+def test_one_day_does_not_publish_a_year_the_whole_year_does(app, demo, calendar):
+    """`calendar set` of one day of 2027 leaves 2027 provisional; `calendar publish 2027` publishes it, and the open
+    deadlines through it are counted again (their provisional flag cleared)."""
     runner = app.test_cli_runner()
     assert workdays.deadline(date(2026, 12, 31), 1).provisional
     assert runner.invoke(args=["calendar", "set", "2027-01-01", "--holiday", "--name", "元旦"]).exit_code == 0
     found = workdays.deadline(date(2026, 12, 31), 1)
-    assert (found.due, found.provisional) == (date(2027, 1, 4), False)
+    assert (found.due, found.provisional) == (date(2027, 1, 4), True)  # one day is not a calendar
+
+    from models import RectificationItem, db
+    from service.timeutil import now
+
+    rating = make_rating(at=now())
+    run("collect_bad_ratings")
+    assert item_of_rating(rating["id"]).status == "pending"
+    db.session.execute(db.update(RectificationItem).values(due_start=date(2027, 3, 1), due_days=5,
+                                                           due_date=date(2027, 3, 8), due_provisional=True))
+    db.session.commit()
+    result = runner.invoke(args=["calendar", "publish", "2027"])
+    assert result.exit_code == 0 and "重新计算期限的事项 1 个" in result.output, result.output
+    assert workdays.deadline(date(2026, 12, 31), 1) == workdays.Deadline(date(2027, 1, 4), False)
+    moved = item_of_rating(rating["id"])
+    assert (moved.due_date, moved.due_provisional) == (date(2027, 3, 8), False)
     assert "已导入" in runner.invoke(args=["calendar", "import"]).output
+    assert runner.invoke(args=["calendar", "publish", "1999"]).exit_code != 0
+
+
+def test_a_holiday_set_on_the_verify_day_moves_both_clocks(app, demo, calendar):
+    rating = make_rating()
+    run("collect_bad_ratings")
+    item = item_of_rating(rating["id"])
+    verify_due, due = item.verify_due, item.due_date
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["calendar", "set", verify_due.isoformat(), "--holiday"]).exit_code == 0
+    moved = item_of_rating(rating["id"])
+    assert moved.verify_due > verify_due and moved.due_start == moved.verify_due and moved.due_date > due
+    assert moved.due_date == workdays.deadline(moved.verify_due, moved.due_days).due

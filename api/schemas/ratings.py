@@ -125,8 +125,27 @@ class RatingOut(BaseSchema):
     created_at = LocalDateTime()
 
 
+class FollowUpOut(BaseSchema):
+    comment = fields.String()
+    tags = fields.List(fields.String())
+    created_at = LocalDateTime()
+
+
 class RatingDetail(RatingOut):
     rectification = fields.Nested(RectificationBrief, allow_none=True)
+    follow_up = fields.Nested(FollowUpOut, allow_none=True, metadata={"description": "追评，没有时为 null"})
+
+
+class FollowUpIn(BaseSchema):
+    comment = fields.String(required=True, validate=validate.Length(1, 500, error="追评内容应为 1 到 500 个字"),
+                            error_messages={"required": "请填写追评内容（comment）", "null": "请填写追评内容（comment）"})
+    tags = fields.List(fields.String(validate=validate.Length(1, 32)), load_default=list,
+                       validate=validate.Length(max=10, error="最多选择 10 个标签"))
+
+
+class FollowUpCreated(BaseSchema):
+    id = fields.Integer()
+    created_at = LocalDateTime()
 
 
 class RatingList(BaseSchema):

@@ -21,18 +21,26 @@ class RectificationOut(BaseSchema):
     item = fields.String(attribute="item_code", allow_none=True)
     window = fields.String(attribute="window_code", allow_none=True)
     problem = fields.String()
-    category = fields.String(allow_none=True)
+    category = fields.String(allow_none=True, metadata={"description": "好差评：首个评价标签编码；走流程：问题类别编码"})
+    category_label = fields.String(allow_none=True, metadata={"description": "类别名称，如 材料过多、效率"})
     status = fields.String(metadata={"description": "、".join(f"{k} {v}" for k, v in STATUSES.items())})
     state_family = fields.String(metadata={"description": "open | closed"})
     status_label = fields.String()
-    due_date = fields.Date()
+    verify_due = fields.Date(allow_none=True, metadata={"description": "核实期限（创建时确定）"})
+    verified_on_time = fields.Boolean(allow_none=True, metadata={"description": "是否按期核实；核实前为 null"})
+    due_date = fields.Date(metadata={"description": "整改期限：自核实期限起算，核实迟了也不顺延"})
     due_provisional = fields.Boolean(metadata={"description": "该年度尚未公布节假日安排，按周一至周五计算"})
     overdue = fields.Boolean()
+    submitted_at = LocalDateTime(allow_none=True, metadata={"description": "提交验收的时间（整改计时止于此）"})
+    on_time = fields.Boolean(allow_none=True, metadata={
+        "description": "按期整改：提交时是否在期限内；未提交而已超期为 false；未提交且未到期为 null"})
+    accept_wait_days = fields.Integer(allow_none=True, metadata={"description": "等待验收的工作日数（验收时记录）"})
     resolution = fields.String(allow_none=True)
     measures = fields.String(allow_none=True)
     result = fields.String(allow_none=True)
     callback_at = LocalDateTime(allow_none=True)
     answered_at = LocalDateTime(allow_none=True)
+    unreachable = fields.String(allow_none=True, metadata={"description": "未能反馈评价人的原因"})
     rater_satisfaction = fields.Integer(allow_none=True)
     version = fields.Integer()
     updated_at = LocalDateTime()
@@ -61,6 +69,10 @@ class RectificationQuery(PageQuery):
     list_ = fields.String(data_key="list", validate=validate.Length(1, 64), metadata={"description": "清单编号"})
     status = fields.String(validate=validate.OneOf(list(STATUSES)))
     overdue = fields.Boolean()
+    submitted_at = LocalDateTime(allow_none=True, metadata={"description": "提交验收的时间（整改计时止于此）"})
+    on_time = fields.Boolean(allow_none=True, metadata={
+        "description": "按期整改：提交时是否在期限内；未提交而已超期为 false；未提交且未到期为 null"})
+    accept_wait_days = fields.Integer(allow_none=True, metadata={"description": "等待验收的工作日数（验收时记录）"})
     source = fields.String(validate=validate.OneOf(list(SOURCES)))
     updated_since = LocalDateTime(metadata={"description": "只返回此时刻（含）之后有变化的事项"})
 
@@ -75,6 +87,15 @@ class ActionIn(BaseSchema):
     measures = fields.String(allow_none=True, validate=_text)
     result = fields.String(allow_none=True, validate=_text)
     answered = fields.Boolean(allow_none=True, metadata={"description": "好差评事项：整改结果已反馈评价人"})
+    unreachable = fields.String(allow_none=True, validate=_text, metadata={
+        "description": "好差评事项：无法反馈评价人的原因（未留联系方式，或多次回访未能联系上）；与 answered 二选一"})
+
+
+class ContactOut(BaseSchema):
+    """Dumps service.rectification_contact.Contact: in clear, for the callback only."""
+
+    name = fields.String(allow_none=True)
+    phone = fields.String()
 
 
 class RectificationListOut(BaseSchema):

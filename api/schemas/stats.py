@@ -34,6 +34,12 @@ class StatsRow(BaseSchema):
     on_time_rate = fields.Float(allow_none=True, metadata={"description": "按期整改率"})
     callback_rate = fields.Float(allow_none=True, metadata={"description": "回访率"})
     answer_satisfaction = fields.Float(allow_none=True, metadata={"description": "整改满意度"})
+    verify_on_time_rate = fields.Float(allow_none=True, metadata={
+        "description": "核实及时率 = 按期核实的差评事项 / 已核实或已过核实期限的差评事项"})
+    named_callback_rate = fields.Float(allow_none=True, metadata={
+        "description": "实名差评回访率 = 已回访的实名差评（非匿名且留有手机号）/ 实名差评"})
+    accept_wait_days = fields.Float(allow_none=True, metadata={
+        "description": "平均等待验收工作日数（已验收事项，提交至验收）"})
 
 
 class StatsOut(BaseSchema):
