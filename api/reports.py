@@ -1,13 +1,12 @@
 """Rankings and the monthly report (JSON, or a printable HTML page with server-side SVG charts)."""
-from flask import make_response, render_template
 from flask.views import MethodView
 
 from service import rankings, reports
 from service.timeutil import iso
 
+from . import printable
 from .access import principal, requires
 from .blueprint import Blueprint
-from .charts import columns, hbar
 from .schemas.common import check_month
 from .schemas.stats import RankingOut, RankingQuery, ReportOut, ReportQuery
 
@@ -17,9 +16,6 @@ _ranking_out = RankingOut()
 _ranking_query = RankingQuery()
 _report_out = ReportOut()
 _report_query = ReportQuery()
-
-KPIS = [("good_rate", "好评率"), ("bad_rate", "差评率"), ("active_rate", "主动评价率"), ("rectified_rate", "差评整改率"),
-        ("on_time_rate", "按期整改率"), ("callback_rate", "回访率"), ("answer_satisfaction", "整改满意度")]
 
 
 @blp.app_template_filter("pct")
@@ -54,13 +50,5 @@ class MonthlyReport(MethodView):
         check_month(args.get("month"), "month")
         report = reports.monthly(principal(), hall=args.get("hall"), month=args.get("month"))
         if args["format"] == "html":
-            page = render_template(
-                "monthly_report.html", r=report, kpis=KPIS,
-                daily_chart=columns([(d["day"], d["ratings"], d["bad"]) for d in report["daily"]]),
-                tag_chart=hbar([(t["label"], t["share"] or 0) for t in report["tags"][:10]]),
-                category_chart=hbar([(c["label"], c["count"]) for c in report["walkthroughs"]["by_category"]],
-                                    fmt=lambda v: f"{int(v)} 个"))
-            response = make_response(page)
-            response.headers["Content-Type"] = "text/html; charset=utf-8"
-            return response
+            return printable.monthly_report(report)
         return {**report, "generated_at": iso(report["generated_at"])}

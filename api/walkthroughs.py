@@ -1,10 +1,9 @@
 """Walkthrough routes (我陪群众走流程): tablet upserts and batch sync, scoped reads, submit, the 体验反馈表."""
-from flask import make_response, render_template
 from flask.views import MethodView
 
 from service import walkthrough_sync, walkthroughs
-from service.timeutil import SHANGHAI
 
+from . import printable
 from .access import principal, public, requires
 from .blueprint import Blueprint
 from .hooks import body_limit, records_checked_alone
@@ -24,8 +23,6 @@ from .schemas.walkthroughs import (
 blp = Blueprint("walkthroughs", __name__, description="我陪群众走流程：走流程记录、平板离线同步、体验反馈表")
 
 # The printable page needs nothing but its own inline styles.
-_HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
-
 _vocabularies, _walkthrough_in, _walkthrough_out = Vocabularies(), WalkthroughIn(), WalkthroughOut()
 _list_query, _list = WalkthroughListQuery(), WalkthroughList()
 _feedback_query, _feedback_out, _sync_in, _sync_out = FeedbackQuery(), FeedbackOut(), SyncIn(), SyncOut()
@@ -89,12 +86,7 @@ class Feedback(MethodView):
         form = walkthroughs.feedback(principal(), walkthrough_id)
         if args["format"] != "html":
             return form
-        html = render_template("walkthrough_feedback.html", form=form,
-                               local=lambda moment: moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
-        response = make_response(html)
-        response.headers["Content-Type"] = "text/html; charset=utf-8"
-        response.headers["Content-Security-Policy"] = _HTML_CSP
-        return response
+        return printable.feedback_form(form)
 
 
 @blp.route("/sync")

@@ -8,8 +8,8 @@ from .auth import Principal
 from .timeutil import end_of_day, local_date, now, start_of_day
 from .vocab import FINDING_CATEGORIES, STEPS
 
-HEADLINE = ("good_rate", "bad_rate", "active_rate", "rectified_rate", "on_time_rate", "callback_rate",
-            "answer_satisfaction")
+HEADLINE = ("good_rate", "bad_rate", "active_rate", "rectified_rate", "on_time_rate", "verify_on_time_rate",
+            "callback_rate", "named_callback_rate", "answer_satisfaction", "accept_wait_days")
 
 
 def default_month() -> str:

@@ -93,6 +93,10 @@ def test_monthly_report_json_and_html(client, tokens):
     html = page.get_data(as_text=True)
     assert "西城区政务服务中心" in html and "<svg" in html and "差评率" in html and "<script" not in html
     assert "等候" in html and "37.5%" in html  # 3 of 8 October ratings are 差评
+    assert "核实及时率" in html and "实名差评回访率" in html and "平均等待验收" in html
+    # A printable page: styles inline, no script, never framed.
+    csp = page.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
     assert_problem(client.get(f"{API}/reports/monthly", query_string={"hall": "HZ-XC"}, headers=tokens["staff_b"]),
                    404)
 

@@ -8,10 +8,10 @@ from marshmallow import fields, validate
 
 from service import rating_tokens
 
+from .. import printable
 from ..access import principal, public, requires
 from ..blueprint import Blueprint
 from ..schemas.common import BaseSchema, LocalDateTime
-from .common import PRINT_CSP
 
 blp = Blueprint("page_support", __name__, description="评价页面：评价码信息与二维码")
 
@@ -81,7 +81,4 @@ def qr_sheet_response(sheet: dict):
     for w in sheet["windows"]:
         url = url_for("rating_pages.rate_window", hall=sheet["hall"], window=w["code"], _external=True)
         windows.append({**w, "url": url, "svg": qr_svg(url, scale=5, title=f"{w['name']} 评价二维码")})
-    response = make_response(render_template("pages/qr_sheet.html", sheet=sheet, windows=windows))
-    response.headers["Content-Type"] = "text/html; charset=utf-8"
-    response.headers["Content-Security-Policy"] = PRINT_CSP
-    return response
+    return printable.page(render_template("pages/qr_sheet.html", sheet=sheet, windows=windows))

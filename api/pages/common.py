@@ -18,8 +18,6 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 # The printable report and 体验反馈表 templates carry their own <style> and no script.
-PRINT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; " \
-            "form-action 'none'; frame-ancestors 'none'"
 LARGE_COOKIE = "hf_large"
 ONE_YEAR = 365 * 24 * 3600
 ERROR_TITLES = {400: "请求有误", 403: "无法完成操作", 404: "页面不存在", 405: "请求方式不正确", 409: "无法完成操作",

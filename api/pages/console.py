@@ -6,7 +6,7 @@ request; the JSON API stays stateless (bearer tokens only), so no API route ever
 carries a CSRF token derived from the session."""
 from functools import wraps
 
-from flask import current_app, g, jsonify, make_response, redirect, render_template, request, url_for
+from flask import current_app, g, jsonify, redirect, request, url_for
 from marshmallow import ValidationError
 
 from service import (
@@ -24,15 +24,14 @@ from service import (
 )
 from service.database import end_unit_of_work
 from service.errors import Conflict, NotFound, PreconditionFailed, Unauthorized, ValidationFailed
-from service.timeutil import SHANGHAI, local_date, now
+from service.timeutil import local_date, now
 
-from ..charts import columns, hbar
+from .. import printable
 from ..errors import validation_problem
-from ..reports import KPIS
 from ..schemas.rectification import ActionIn, RectificationDetail, RectificationPage
 from ..schemas.walkthroughs import SyncIn, WalkthroughList
 from .api_routes import qr_sheet_response
-from .common import PRINT_CSP, error_page, page_blueprint, render
+from .common import error_page, page_blueprint, render
 
 RECT_PAGE, RECT_DETAIL, WALKTHROUGH_LIST = RectificationPage(), RectificationDetail(), WalkthroughList()
 blp = page_blueprint("console", __name__, url_prefix="/console", writes_ahead=True)
@@ -239,13 +238,6 @@ def sync():
 
 
 # ---- printable pages opened with the session -------------------------------------------------------------------
-def _printable(html: str):
-    response = make_response(html)
-    response.headers["Content-Type"] = "text/html; charset=utf-8"
-    response.headers["Content-Security-Policy"] = PRINT_CSP
-    return response
-
-
 @blp.route("/reports/monthly")
 @signed_in
 def monthly_report():
@@ -254,12 +246,7 @@ def monthly_report():
         return error_page(422, "月份格式应为 YYYY-MM")
     report = reports.monthly(g.principal, hall=request.args.get("hall") or None, month=month)
     # The same page as GET /api/v1/reports/monthly?format=html (api/reports.py), for the signed-in browser.
-    return _printable(render_template(
-        "monthly_report.html", r=report, kpis=KPIS,
-        daily_chart=columns([(d["day"], d["ratings"], d["bad"]) for d in report["daily"]]),
-        tag_chart=hbar([(t["label"], t["share"] or 0) for t in report["tags"][:10]]),
-        category_chart=hbar([(c["label"], c["count"]) for c in report["walkthroughs"]["by_category"]],
-                            fmt=lambda v: f"{int(v)} 个")))
+    return printable.monthly_report(report)
 
 
 @blp.route("/walkthroughs/<walkthrough_id>/feedback")
@@ -267,9 +254,7 @@ def monthly_report():
 def feedback(walkthrough_id):
     form = walkthroughs.feedback(g.principal, walkthrough_id)
     # The same page as GET /api/v1/walkthroughs/{id}/feedback?format=html (api/walkthroughs.py).
-    return _printable(render_template(
-        "walkthrough_feedback.html", form=form,
-        local=lambda moment: moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")))
+    return printable.feedback_form(form)
 
 
 @blp.route("/halls/<code>/qr-sheet")
