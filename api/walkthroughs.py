@@ -2,6 +2,7 @@
 from flask.views import MethodView
 
 from service import walkthrough_sync, walkthroughs
+from service.security import mask_free_text
 
 from . import printable
 from .access import principal, public, requires
@@ -26,6 +27,10 @@ blp = Blueprint("walkthroughs", __name__, description="我陪群众走流程：�
 _vocabularies, _walkthrough_in, _walkthrough_out = Vocabularies(), WalkthroughIn(), WalkthroughOut()
 _list_query, _list = WalkthroughListQuery(), WalkthroughList()
 _feedback_query, _feedback_out, _sync_in, _sync_out = FeedbackQuery(), FeedbackOut(), SyncIn(), SyncOut()
+
+
+# The printable 体验反馈表 shows free text as the JSON answers do: phone and ID numbers masked.
+blp.app_template_filter("masked")(mask_free_text)
 
 
 @blp.route("/walkthrough-vocabularies")

@@ -62,6 +62,21 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:]
 
 
+# A mainland mobile number or an 18-character 居民身份证号 typed into free text (a comment, a note, a finding), as
+# whole tokens: not a run of digits inside a longer number.
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
+_ID_IN_TEXT = re.compile(r"(?<![0-9])([1-9][0-9]{5})[0-9]{8}([0-9]{3}[0-9Xx])(?![0-9A-Za-z])")
+
+
+def mask_free_text(text: str | None) -> str | None:
+    """Free text as it may be shown: a mobile number reads `138****5678`, an ID number `110101********123X`. The
+    stored text keeps the original (the callback contact is the only place a phone is kept for use)."""
+    if not text:
+        return text
+    text = _ID_IN_TEXT.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    return _MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+
+
 def mask_name(name: str | None) -> str | None:
     """The first character stays and each other one becomes `*` (`张三丰` → `张**`, `张三` → `张*`); a one-character
     name shows nothing of itself (`张` → `*`), since its first character is the whole name."""

@@ -85,3 +85,28 @@ def test_a_full_scenario_logs_no_name_or_phone(app, client, tokens, tmp_path, ev
     assert "job collect_bad_ratings ok" in logged
     leaked = [value for value in PHONES + NAMES if value in logged]
     assert leaked == [], [line for line in logged.splitlines() if any(v in line for v in leaked)][:5]
+
+
+def test_phone_and_id_numbers_typed_into_free_text_are_masked_in_every_answer(app, client, tokens):
+    """A rater or a handler types a phone or an ID number into a comment or a note: answers show it masked (the
+    stored text keeps it; the callback contact is read through its own audited route)."""
+    from models import Rating, db
+
+    calendar_admin.import_package()
+    typed = "请回电13812345678，身份证110101199003071234"
+    rating = client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 1, "channel": "web", "comment": typed})
+    assert rating.status_code == 201
+    rating_id = rating.get_json()["id"]
+    assert db.session.get(Rating, rating_id).comment == typed  # kept as given
+    run("collect_bad_ratings")
+    item = item_of_rating(rating_id)
+    assert act(client, tokens["staff"], item.id, "verify", resolution="immediate",
+               callback_note="已联系 13912345678").status_code == 200
+    answers = [client.get(f"{API}/ratings/{rating_id}", headers=tokens["staff"]).get_data(as_text=True),
+               client.get(f"{API}/ratings?hall=HZ-XC", headers=tokens["staff"]).get_data(as_text=True),
+               client.get(f"{API}/rectifications/{item.id}", headers=tokens["staff"]).get_data(as_text=True),
+               client.get(f"{API}/rectifications", headers=tokens["staff"]).get_data(as_text=True)]
+    for text in answers:
+        assert "13812345678" not in text and "110101199003071234" not in text and "13912345678" not in text
+    assert "138****5678" in answers[0] and "110101********1234" in answers[0]
+    assert "139****5678" in answers[2]  # the verify note, in the item's events

@@ -5,6 +5,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from service.errors import ValidationFailed
 from service.inputs import DATE_RANGE_MESSAGE, EARLIEST, LATEST, in_supported_range
+from service.security import mask_free_text
 from service.timeutil import SHANGHAI
 
 
@@ -48,6 +49,13 @@ class Date(fields.Date):
         if not in_supported_range(day):
             raise ValidationError(DATE_RANGE_MESSAGE)
         return day
+
+
+class MaskedText(fields.String):
+    """Free text as answers show it: phone and ID numbers typed into it are masked (service.security)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return mask_free_text(super()._serialize(value, attr, obj, **kwargs))
 
 
 class LocalDateTime(fields.AwareDateTime):

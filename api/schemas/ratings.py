@@ -4,7 +4,7 @@ from marshmallow import ValidationError, fields, validate
 from service.security import is_mobile
 from service.vocab import CHANNELS, is_bad, level_of
 
-from .common import BaseSchema, Date, LocalDateTime, PageQuery
+from .common import BaseSchema, Date, LocalDateTime, MaskedText, PageQuery
 
 _score_msg = "评分必须是 1 到 5 之间的整数"
 
@@ -97,8 +97,8 @@ class RectificationBrief(BaseSchema):
     status = fields.String()
     status_label = fields.String()
     due_date = fields.Date(allow_none=True)
-    measures = fields.String(allow_none=True)
-    result = fields.String(allow_none=True)
+    measures = MaskedText(allow_none=True)
+    result = MaskedText(allow_none=True)
     answered_at = LocalDateTime(allow_none=True)
 
 
@@ -115,7 +115,7 @@ class RatingOut(BaseSchema):
     is_bad = IsBad()
     channel = fields.String()
     tags = TagCodes()
-    comment = fields.String(allow_none=True)
+    comment = MaskedText(allow_none=True)
     anonymous = fields.Boolean()
     name = fields.String(attribute="name_masked", allow_none=True,
                          metadata={"description": "已脱敏：保留首字，其余为 *（单字姓名为 *）"})
@@ -126,7 +126,7 @@ class RatingOut(BaseSchema):
 
 
 class FollowUpOut(BaseSchema):
-    comment = fields.String()
+    comment = MaskedText()
     tags = fields.List(fields.String())
     created_at = LocalDateTime()
 

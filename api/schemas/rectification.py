@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from service.rectification import ACTIONS, LIST_STATUSES, RESOLUTIONS, SOURCES, STATUSES
 
-from .common import BaseSchema, LocalDateTime, PageQuery
+from .common import BaseSchema, LocalDateTime, MaskedText, PageQuery
 from .ratings import RectificationBrief
 
 _text = validate.Length(1, 2000, error="长度应在 1 到 2000 个字之间")
@@ -20,7 +20,7 @@ class RectificationOut(BaseSchema):
     hall = fields.String(attribute="hall_code")
     item = fields.String(attribute="item_code", allow_none=True)
     window = fields.String(attribute="window_code", allow_none=True)
-    problem = fields.String()
+    problem = MaskedText()
     category = fields.String(allow_none=True, metadata={"description": "好差评：首个评价标签编码；走流程：问题类别编码"})
     category_label = fields.String(allow_none=True, metadata={"description": "类别名称，如 材料过多、效率"})
     status = fields.String(metadata={"description": "、".join(f"{k} {v}" for k, v in STATUSES.items())})
@@ -36,11 +36,11 @@ class RectificationOut(BaseSchema):
         "description": "按期整改：提交时是否在期限内；未提交而已超期为 false；未提交且未到期为 null"})
     accept_wait_days = fields.Integer(allow_none=True, metadata={"description": "等待验收的工作日数（验收时记录）"})
     resolution = fields.String(allow_none=True)
-    measures = fields.String(allow_none=True)
-    result = fields.String(allow_none=True)
+    measures = MaskedText(allow_none=True)
+    result = MaskedText(allow_none=True)
     callback_at = LocalDateTime(allow_none=True)
     answered_at = LocalDateTime(allow_none=True)
-    unreachable = fields.String(allow_none=True, metadata={"description": "未能反馈评价人的原因"})
+    unreachable = MaskedText(allow_none=True, metadata={"description": "未能反馈评价人的原因"})
     rater_satisfaction = fields.Integer(allow_none=True)
     version = fields.Integer()
     updated_at = LocalDateTime()
@@ -52,7 +52,7 @@ class EventOut(BaseSchema):
     action = fields.String()
     from_ = fields.String(data_key="from", attribute="from_status", allow_none=True)
     to = fields.String(attribute="to_status", allow_none=True)
-    note = fields.String(allow_none=True)
+    note = MaskedText(allow_none=True)
 
 
 class RectificationDetail(RectificationOut):

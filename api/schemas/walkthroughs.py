@@ -7,7 +7,7 @@ from service.vocab import FINDING_CATEGORIES, SEVERITIES, STEPS, WALKTHROUGH_MOD
 from service.walkthrough_sync import Invalid
 
 from ..errors import validation_problem
-from .common import BaseSchema, Date, LocalDateTime, PageQuery
+from .common import BaseSchema, Date, LocalDateTime, MaskedText, PageQuery
 
 MAX_FINDINGS = 100
 MAX_MINUTES = 1440
@@ -145,10 +145,10 @@ class FindingOut(BaseSchema):
     step_label = fields.String()
     category = fields.String()
     category_label = fields.String()
-    description = fields.String()
+    description = MaskedText()
     severity = fields.String()
     severity_label = fields.String()
-    suggestion = fields.String(allow_none=True)
+    suggestion = MaskedText(allow_none=True)
     needs_rectification = fields.Boolean()
     wait_minutes = fields.Integer(allow_none=True)
     handle_minutes = fields.Integer(allow_none=True)
@@ -166,7 +166,7 @@ class WalkthroughSummary(BaseSchema):
     citizen = fields.Nested(Citizen, allow_none=True)
     started_at = LocalDateTime()
     ended_at = LocalDateTime(allow_none=True)
-    summary = fields.String(allow_none=True)
+    summary = MaskedText(allow_none=True)
     status = fields.String()
     status_label = fields.String()
     submitted_at = LocalDateTime(allow_none=True)
@@ -248,7 +248,7 @@ class FeedbackSuggestion(BaseSchema):
     finding_id = fields.String(attribute="id")
     step = fields.String()
     step_label = fields.String()
-    text = fields.String(attribute="suggestion")
+    text = MaskedText(attribute="suggestion")
 
 
 class FeedbackOut(BaseSchema):
@@ -267,7 +267,7 @@ class FeedbackOut(BaseSchema):
     ended_at = LocalDateTime(allow_none=True)
     submitted_at = LocalDateTime(allow_none=True)
     duration_minutes = fields.Integer(allow_none=True, metadata={"description": "结束时间减开始时间（整分钟）"})
-    summary = fields.String(allow_none=True)
+    summary = MaskedText(allow_none=True)
     totals = fields.Nested(FeedbackTotals)
     steps = fields.List(fields.Nested(FeedbackStep), metadata={"description": "按办事流程顺序，只列出有问题的环节"})
     suggestions = fields.List(fields.Nested(FeedbackSuggestion))
