@@ -14,6 +14,10 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
+from service.rectification import RESOLUTIONS, STATUSES
+from service.vocab import HALL_LEVELS, LEVELS, SEVERITIES, WALKTHROUGH_MODES, WALKTHROUGH_STATUSES
+from service.walkthrough_sync import CREATED, REJECTED, UNCHANGED, UPDATED
+
 PROBLEM = "application/problem+json"
 WRITE_METHODS = ("post", "put", "patch", "delete")
 MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"
@@ -215,6 +219,54 @@ def _no_nul_in_text(node) -> None:
             _no_nul_in_text(value)
 
 
+# The closed vocabularies of the answers, so a generated client gets enums: by property, or by (schema, property)
+# where the same name means different things (an item's status is not a walkthrough's).
+_ENUMS = {
+    "severity": list(SEVERITIES),
+    "mode": list(WALKTHROUGH_MODES),
+    "outcome": [CREATED, UPDATED, UNCHANGED, REJECTED],
+    "resolution": list(RESOLUTIONS),
+    "state_family": ["open", "closed"],
+}
+_SCHEMA_ENUMS = {
+    "level": [("Rating", [name for name, _ in LEVELS.values()]), ("Hall", list(HALL_LEVELS))],
+    "status": [("Rectification", list(STATUSES)), ("Walkthrough", list(WALKTHROUGH_STATUSES)),
+               ("RectificationBrief", list(STATUSES))],
+}
+
+
+# What a client author copies first: one valid body for each main request.
+EXAMPLES = {
+    "postRatings": {"rating_token": "3q2w9e8r7t6y5u4i3o2p1a0s9d8f7g6h", "score": 1, "channel": "miniprogram",
+                    "tags": ["QUEUE"], "comment": "排队太久", "anonymous": False, "name": "张三", "phone": "13812345678"},
+    "postCases": {"case_no": "BJ20261201001", "hall": "HZ-XC", "item": "SB-001", "window": "04", "staff_no": "A012",
+                  "completed_at": "2026-12-01T10:30:00+08:00"},
+    "postItemActions": {"action": "verify", "resolution": "immediate", "callback_note": "已电话回访，群众反映属实"},
+    "postWalkthroughs": {"id": "5b0b5a54-0c2e-4a3e-9d1e-6f6c0a6f4e21", "hall": "HZ-XC", "item": "SB-001",
+                         "mode": "accompany", "observer": {"name": "李四", "title": "副局长"},
+                         "started_at": "2026-12-01T09:00:00+08:00", "ended_at": "2026-12-01T10:10:00+08:00",
+                         "status": "submitted", "findings": [
+                             {"id": "0d9a7e1c-2b4f-4c8a-b1e2-3f4a5b6c7d8e", "step": "wait", "category": "time_limit",
+                              "description": "取号后等候 45 分钟", "severity": "medium", "needs_rectification": True,
+                              "wait_minutes": 45}]},
+}
+
+
+def _declare_enums(schemas: dict) -> None:
+    for name, schema in schemas.items():
+        if name.endswith("Query") or name.endswith("In"):
+            continue  # the requests' own validators declare theirs
+        for prop, spec in schema.get("properties", {}).items():
+            if spec.get("type") != "string" or "enum" in spec:
+                continue
+            values = _ENUMS.get(prop)
+            for prefix, candidates in _SCHEMA_ENUMS.get(prop, []):
+                if name.startswith(prefix) and "List" not in name.removeprefix(prefix)[:4]:
+                    values = candidates
+            if values is not None:
+                spec["enum"] = values + [None] if spec.get("nullable") else values
+
+
 def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
     """The document flask-smorest built, completed (a new dict; the input is not changed)."""
     doc = copy.deepcopy(spec)
@@ -231,6 +283,7 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
     doc["components"]["responses"] = {"DEFAULT_ERROR": {
         "description": "其他错误（problem+json）", "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
 
+    _declare_enums(schemas)
     for path, item in doc["paths"].items():
         path_parameters = item.get("parameters", [])
         for method, operation in item.items():
@@ -239,6 +292,8 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
             operation_id, handler = views[(path, method)]
             access = getattr(handler, "_access", "public")
             operation["operationId"] = operation_id
+            if operation_id in EXAMPLES and "requestBody" in operation:
+                operation["requestBody"]["content"]["application/json"]["example"] = EXAMPLES[operation_id]
             if converter is not None:
                 _lost_query_parameters(operation, handler, converter)
             _lost_media_types(operation, handler)

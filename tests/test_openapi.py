@@ -150,3 +150,20 @@ def test_docs_page_is_served_with_its_own_assets(client):
         served = client.get(asset)
         assert served.status_code == 200 and len(served.get_data()) > 1000, asset
     assert f"{API}/openapi.json" in page
+
+
+def test_the_request_examples_are_bodies_the_routes_take(spec):
+    """The examples a client author copies first are valid for the schemas the routes load them with."""
+    from api.openapi import EXAMPLES
+    from api.schemas.ratings import CaseIn, RatingIn
+    from api.schemas.rectification import ActionIn
+    from api.schemas.walkthroughs import WalkthroughIn
+
+    loaders = {"postRatings": RatingIn(), "postCases": CaseIn(), "postItemActions": ActionIn(),
+               "postWalkthroughs": WalkthroughIn()}
+    assert set(EXAMPLES) == set(loaders)
+    shown = {o["operationId"]: o for item in spec["paths"].values() for o in item.values()
+             if isinstance(o, dict) and "operationId" in o}
+    for operation_id, loader in loaders.items():
+        assert shown[operation_id]["requestBody"]["content"]["application/json"]["example"] == EXAMPLES[operation_id]
+        loader.load(EXAMPLES[operation_id])  # raises if the example would be refused
