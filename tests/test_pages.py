@@ -135,6 +135,26 @@ def test_the_rater_answers_how_the_bad_rating_was_handled(client, tokens, app):
     assert again.status_code == 409 and "您已评价过" in again.get_data(as_text=True)
 
 
+def test_the_rater_follows_up_once_on_their_page(client, tokens):
+    """追评 from the rater's page, without JavaScript: once, shown afterwards, a second refused in words."""
+    case = register_case(client, tokens["staff"])
+    location = client.post(f"/r/{case['rating_token']}", data=FORM).headers["Location"]
+    rating_id = int(re.search(r"/my/(\d+)", location).group(1))
+    receipt = re.search(r"receipt=([^&]+)", location).group(1)
+    assert 'name="comment"' in client.get(location).get_data(as_text=True)
+    assert client.post(f"/my/{rating_id}/follow-up", data={"receipt": receipt, "comment": ""}).status_code == 422
+    done = client.post(f"/my/{rating_id}/follow-up", data={"receipt": receipt, "comment": "后来又去办了一次，快多了"})
+    assert done.status_code == 303
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "后来又去办了一次，快多了" in page and 'name="comment"' not in page
+    api = client.get(f"{API}/ratings/{rating_id}?receipt={receipt}").get_json()
+    assert api["follow_up"]["comment"] == "后来又去办了一次，快多了"
+    again = client.post(f"/my/{rating_id}/follow-up", data={"receipt": receipt, "comment": "再追一次"})
+    assert again.status_code == 409 and "只能追评一次" in again.get_data(as_text=True)
+    wrong = client.post(f"/my/{rating_id}/follow-up", data={"receipt": "wrong", "comment": "冒充"})
+    assert wrong.status_code == 404
+
+
 def test_case_qr_code_is_scoped_and_points_at_the_rating_page(client, tokens):
     case = register_case(client, tokens["staff"])
     svg = client.get(f"{API}/cases/{case['case_no']}/qr.svg?hall=HZ-XC", headers=tokens["staff"])

@@ -8,7 +8,7 @@ import secrets
 from flask import redirect, request, url_for
 from marshmallow import ValidationError
 
-from service import catalog, rating_tokens, ratings, rectification_rater
+from service import catalog, follow_ups, rating_tokens, ratings, rectification_rater
 from service.database import end_unit_of_work
 from service.errors import Conflict, NotFound, ServiceError, ValidationFailed
 from service.vocab import LEVELS, is_bad
@@ -148,6 +148,21 @@ def mine(rating_id):
     if not receipt:
         return error_page(404, "请使用评价后保存的链接（含回执）打开本页。")
     return _mine_page(rating_id, receipt)
+
+
+@blp.route("/my/<int:rating_id>/follow-up", methods=["POST"])
+def follow_up(rating_id):
+    """追评 without JavaScript: the same service function as POST /api/v1/ratings/{id}/follow-up."""
+    receipt = request.form.get("receipt", "")
+    comment = request.form.get("comment", "").strip()
+    if not comment or len(comment) > 500:
+        return _mine_page(rating_id, receipt, status=422, notice="追评内容应为 1 到 500 个字。")
+    try:
+        follow_ups.follow_up(rating_id, receipt, comment, [])
+    except Conflict as error:
+        end_unit_of_work()  # the refused write's transaction ends before the page reads again
+        return _mine_page(rating_id, receipt, status=409, notice=error.detail)
+    return redirect(url_for("rating_pages.mine", rating_id=rating_id, receipt=receipt), 303)
 
 
 @blp.route("/my/<int:rating_id>/answer", methods=["POST"])

@@ -57,7 +57,7 @@ def test_the_rater_sees_what_was_done_and_answers(phone, live):
     assert phone.get_by_text("待验收").is_visible()
     check_a11y(phone, "/my/{id} (answered)")
     phone.get_by_label("满意", exact=True).check()
-    phone.get_by_role("button", name="提交").click()
+    phone.get_by_role("button", name="提交", exact=True).click()
     expect(phone.get_by_text("已收到您对整改结果的评价")).to_be_visible()
     detail = live.app.test_client().get(f"{API}/rectifications/{item['id']}", headers=live.bearer()).get_json()
     assert detail["rater_satisfaction"] == 4
