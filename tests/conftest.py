@@ -1,6 +1,7 @@
 """Fixtures: a real database per run (a SQLite file, or a fresh PostgreSQL database), a fresh app per test."""
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from cryptography.fernet import Fernet
@@ -16,21 +17,30 @@ BASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = BASE_URL.startswith("postgresql")
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+@contextmanager
+def fresh_database(sqlite_path, prefix: str):
+    """The URL of an empty database of its own: a SQLite file at sqlite_path, or on PostgreSQL a database created
+    for it and dropped afterwards (the server keeps whatever earlier runs left behind)."""
     if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{sqlite_path}"
         return
-    # A database of its own for this run: the server keeps whatever earlier runs left behind.
     url = make_url(BASE_URL)
-    name = f"hf_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    with fresh_database(tmp_path_factory.mktemp("db") / "test.db", "hf_test") as url:
+        yield url
 
 
 def make_app(database_url, **overrides):

@@ -1,31 +1,19 @@
 """Migration 0012 (the rectification clocks) carries existing rows over: upgrade a database of its own to 0011, write rows there with SQL as
 the old code did, upgrade to head, and read the new columns."""
-import uuid
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
-from tests.conftest import BASE_URL, ON_POSTGRES, make_app
+from tests.conftest import fresh_database, make_app
 
 T = "'2025-06-09 02:00:00'"  # a UTC timestamp literal both databases take
 
 
 @pytest.fixture
 def empty_database(tmp_path):
-    if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path / 'migrate.db'}"
-        return
-    url = make_url(BASE_URL)
-    name = f"hf_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(tmp_path / "migrate.db", "hf_mig") as url:
+        yield url
 
 
 OLD_ROWS = [
