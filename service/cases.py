@@ -24,6 +24,11 @@ def rating_token(hall_code: str, case_no: str) -> str:
     return derive("case", f"{hall_code}\x1f{case_no}")
 
 
+def window_closed(rate_before: datetime, moment: datetime) -> bool:
+    """The rating window (评价期) ends at rate_before: from that instant on the case can no longer be rated."""
+    return rate_before <= moment
+
+
 class RatedCase(NamedTuple):
     """What the rating intake needs of the case a rating token names."""
     id: int

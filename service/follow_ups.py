@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Case, Rating, RatingFollowUp, Tag, db
 
 from . import outbox
+from .cases import window_closed
 from .database import writes
 from .errors import Conflict, NotFound, ValidationFailed
 from .receipts import receipt_matches
@@ -45,7 +46,7 @@ def follow_up(rating_id: int, receipt: str | None, comment: str, tags: list[str]
     if rating is None or not receipt_matches(rating_id, receipt):
         raise NotFound("未找到该评价，请核对评价编号和回执")
     stamp = now()
-    if stamp > window_end(rating):
+    if window_closed(window_end(rating), stamp):
         raise Conflict("已超过评价期限，不能追评", code="rating_window_closed")
     if of_rating(rating_id) is not None:
         raise Conflict("您已追评过，每条评价只能追评一次", code="already_followed_up")

@@ -36,7 +36,7 @@ def describe(token: str) -> dict:
         ((hall_name, item_name),) = reads.rows(_names, {"hall": case.hall_code, "item": case.item_code})
         if case.rating_id is not None:
             status = "rated"
-        elif case.rate_before <= now():
+        elif cases.window_closed(case.rate_before, now()):
             status = "expired"
         else:
             status = "open"

@@ -156,7 +156,7 @@ def _build(reads: PlainStatements, data: dict) -> tuple[dict, list[str]]:
     if case is not None:
         if case.rating_id is not None:
             raise Conflict("该办件已评价，每个办件只能评价一次", code="already_rated")
-        if case.rate_before <= now():
+        if cases.window_closed(case.rate_before, now()):
             days = current_app.config["RATING_WINDOW_DAYS"]
             raise Conflict(f"该办件的评价期已结束（办结后 {days} 日内可评价）", code="rating_window_closed")
 
