@@ -229,9 +229,10 @@ _ENUMS = {
     "state_family": ["open", "closed"],
 }
 _SCHEMA_ENUMS = {
-    "level": [("Rating", [name for name, _ in LEVELS.values()]), ("Hall", list(HALL_LEVELS))],
-    "status": [("Rectification", list(STATUSES)), ("Walkthrough", list(WALKTHROUGH_STATUSES)),
-               ("RectificationBrief", list(STATUSES))],
+    "level": {("RatingOut", "RatingDetail", "RatingCreated"): [name for name, _ in LEVELS.values()],
+              ("HallOut", "HallDetail", "HallIn", "HallPatch"): list(HALL_LEVELS)},
+    "status": {("RectificationOut", "RectificationDetail", "RectificationBrief"): list(STATUSES),
+               ("WalkthroughSummary", "WalkthroughOut"): list(WALKTHROUGH_STATUSES)},
 }
 
 
@@ -260,8 +261,8 @@ def _declare_enums(schemas: dict) -> None:
             if spec.get("type") != "string" or "enum" in spec:
                 continue
             values = _ENUMS.get(prop)
-            for prefix, candidates in _SCHEMA_ENUMS.get(prop, []):
-                if name.startswith(prefix) and "List" not in name.removeprefix(prefix)[:4]:
+            for names, candidates in _SCHEMA_ENUMS.get(prop, {}).items():
+                if name in names:
                     values = candidates
             if values is not None:
                 spec["enum"] = values + [None] if spec.get("nullable") else values
