@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -162,12 +163,25 @@ def wait_for(condition, timeout: float, what: str):
         time.sleep(0.02)
 
 
-def _lock_lease_row():
-    """Begin a write transaction that holds the lease row: on SQLite the database's write lock (and the writers'
-    lock file), on PostgreSQL the row lock, each given up quickly if another process holds it."""
-    if ON_POSTGRES:
-        db.session.execute(text("SET LOCAL lock_timeout = '500ms'"))
-    db.session.execute(select(SchedulerLease).where(SchedulerLease.name == scheduling.LEASE).with_for_update())
+@contextmanager
+def _holding_the_lease_row():
+    """A write transaction that holds the lease row: on SQLite the database's write lock (and the writers' lock
+    file), on PostgreSQL the row lock, each given up quickly if another process holds it.
+
+    It starts from a closed session: a read transaction left open by an earlier query would be carried on instead,
+    and on SQLite its SELECT takes no lock at all (the check would pass while another process holds the lock)."""
+    end_unit_of_work()
+    with writing():
+        if ON_POSTGRES:
+            db.session.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            db.session.execute(select(SchedulerLease).where(SchedulerLease.name == scheduling.LEASE)
+                               .with_for_update())
+        else:
+            # BEGIN IMMEDIATE took the lock already; a write to the row makes sure of it.
+            db.session.execute(update(SchedulerLease).where(SchedulerLease.name == scheduling.LEASE)
+                               .values(holder=SchedulerLease.holder))
+        yield
+        db.session.commit()
 
 
 def _stop_when_idle(proc, holder) -> None:
@@ -181,9 +195,8 @@ def _stop_when_idle(proc, holder) -> None:
         wait_for(lambda: ticks() > done, 20, "a tick of the first scheduler")  # noqa: B023 - called at once
         os.kill(proc.pid, signal.SIGSTOP)
         try:
-            with writing():
-                _lock_lease_row()
-                db.session.commit()
+            with _holding_the_lease_row():
+                pass
             return
         except Exception:  # noqa: BLE001 - stopped holding a lock: let it go on and try the next tick
             end_unit_of_work()
@@ -212,6 +225,7 @@ def test_a_scheduler_paused_past_its_lease_commits_nothing_after_the_take_over(a
         ran_before = len(runs_of(holder_a))
 
         # Its lease runs out while it is stopped; another scheduler (this test) takes it over.
+        end_unit_of_work()  # (acquire begins its own write transaction, not an upgrade of runs_of's read)
         wait_for(lambda: scheduling.acquire("test-B", 60) is not None, 10, "the lease to expire")
         generation_b = lease().generation
         assert generation_b == generation_a + 1 and lease().holder == "test-B"
@@ -222,11 +236,9 @@ def test_a_scheduler_paused_past_its_lease_commits_nothing_after_the_take_over(a
         # Continue it while the lease row is held, so that both its threads reach the database and wait there:
         # the job thread (it still believes it leads) and the heartbeat thread (it will learn it lost the lease).
         # Whichever goes first, the job is past its leader check and meets the fence.
-        with writing():
-            _lock_lease_row()
+        with _holding_the_lease_row():
             os.kill(first.pid, signal.SIGCONT)
             time.sleep(1.0)
-            db.session.commit()
 
         wait_for(lambda: len(runs_of(holder_a)) > ran_before, 10, "the resumed scheduler's next run")
         time.sleep(2.0)  # two more of its intervals and heartbeats: it must not run another job
