@@ -140,14 +140,6 @@ class PlainStatements:
         return [tuple(value if convert is None else convert(value)
                       for convert, value in zip(plain.results, row, strict=True)) for row in rows]
 
-    def run_many(self, build, params, *shape) -> None:
-        """The statement once per set of parameters (executemany); nothing returned."""
-        key, build, params, shape = _key_of(build, params, shape)
-        if not params:
-            return
-        plain = _plain(key, build, shape, self._dialect, params[0])
-        self._run(self._cursor_().executemany, plain, [plain.arguments(p) for p in params])
-
     def _run(self, execute, plain: _Plain, arguments) -> None:
         if _sql_log.isEnabledFor(logging.INFO):  # logged like the engine's own statements (SQLALCHEMY_ECHO)
             _sql_log.info("[plain] %s", plain.sql)
