@@ -101,8 +101,8 @@ class ListRow(Row):
 
 @dataclass(frozen=True)
 class RaterRow(Row):
-    """What the rater sees of the item of their 差评: measures and result only once staff fed them back (submit with
-    answered=true)."""
+    """What the rater sees of the item of their 差评: measures and result once the answer was given to them
+    (`answered_at` here is that moment, see feedback_at)."""
 
     row: RectificationItem
 
@@ -111,12 +111,25 @@ class RaterRow(Row):
         return STATUSES[self.row.status]
 
     @property
+    def answered_at(self) -> datetime | None:
+        return feedback_at(self.row)
+
+    @property
     def measures(self) -> str | None:
-        return self.row.measures if self.row.answered_at is not None else None
+        return self.row.measures if feedback_at(self.row) is not None else None
 
     @property
     def result(self) -> str | None:
-        return self.row.result if self.row.answered_at is not None else None
+        return self.row.result if feedback_at(self.row) is not None else None
+
+
+def feedback_at(item: RectificationItem) -> datetime | None:
+    """When the answer about a 差评 reached its rater: the callback that told them (`answered_at`), or, for a rater
+    who left no contact or could not be reached, the submission that put the reason on record — the receipt page
+    is then their only way to learn what was done, so from then on it shows the measures."""
+    if item.answered_at is not None:
+        return item.answered_at
+    return item.submitted_at if item.unreachable else None
 
 
 def rater_view(item: RectificationItem) -> RaterRow:

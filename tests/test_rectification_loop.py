@@ -33,11 +33,20 @@ def test_submit_of_a_rating_item_needs_feedback_to_the_rater(client, tokens, clo
     refused = act(client, tokens["staff"], item, "submit", **SUBMIT)
     assert_problem(refused, 422, "feedback_required")
     assert client.get(f"{API}/rectifications/{item}", headers=tokens["staff"]).get_json()["status"] == "rectifying"
+    assert rater_view(client, rating)["measures"] is None
+    answer = f"{API}/ratings/{rating['id']}/answer-satisfaction"
+    assert_problem(client.post(answer, query_string={"receipt": rating["receipt"]}, json={"score": 5}), 409,
+                   "not_answered")
 
     body = act(client, tokens["staff"], item, "submit", unreachable="评价人未留联系方式", **SUBMIT).get_json()
     assert body["status"] == "awaiting_acceptance" and body["unreachable"] == "评价人未留联系方式"
-    assert "评价人未留联系方式" in body["events"][-1]["note"]
-    assert rater_view(client, rating)["measures"] is None  # never told: the receipt shows no measures
+    assert "评价人未留联系方式" in body["events"][-1]["note"] and body["answered_at"] is None  # not called back
+    # Not reachable by phone: the receipt page is how they learn what was done, and they may rate it there.
+    seen = rater_view(client, rating)
+    assert seen["measures"] == SUBMIT["measures"] and seen["result"] == SUBMIT["result"]
+    assert seen["answered_at"] == body["submitted_at"]
+    rated = client.post(answer, query_string={"receipt": rating["receipt"]}, json={"score": 4})
+    assert rated.status_code == 200 and rated.get_json()["rectification"]["measures"] == SUBMIT["measures"]
 
 
 def test_submit_with_answered_shows_the_measures_to_the_rater(client, tokens, clock):
