@@ -90,12 +90,10 @@ def load_config(app, overrides: dict | None = None) -> None:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # No pool_pre_ping: a SQLite file cannot go stale, and a PostgreSQL connection the server closed is found
+        # at checkout without a round trip (service.database._drop_closed_connection).
+        SQLALCHEMY_ENGINE_OPTIONS={},
     )
     app.config.update(cfg)
     if overrides:
         app.config.update(overrides)
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite") and \
-            "SQLALCHEMY_ENGINE_OPTIONS" not in (overrides or {}):
-        # No server can drop a pooled SQLite connection: pre-ping would only add a statement to every checkout.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {}
