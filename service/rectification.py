@@ -118,6 +118,21 @@ class RaterRow(Row):
     def result(self) -> str | None:
         return self.row.result if self.row.answered_at is not None else None
 
+    @property
+    def rater_satisfaction(self) -> int | None:
+        """The rater's answer to the feedback they were last given; null while that feedback awaits an answer."""
+        return self.row.rater_satisfaction if feedback_answered(self.row) else None
+
+    @property
+    def rater_answered_at(self) -> datetime | None:
+        return self.row.rater_answered_at if feedback_answered(self.row) else None
+
+
+def feedback_answered(item: RectificationItem) -> bool:
+    """The rater has answered the latest feedback (a 回头看 fed back again asks them again)."""
+    return item.answered_at is not None and item.rater_answered_at is not None \
+        and item.rater_answered_at >= item.answered_at
+
 
 def rater_view(item: RectificationItem) -> RaterRow:
     return RaterRow(item)

@@ -9,6 +9,7 @@ from .errors import Conflict, NotFound
 from .receipts import receipt_matches
 from .rectification import (
     RaterRow,
+    feedback_answered,
     item_for_rating,
     mark_changed,
     rater_view,
@@ -39,7 +40,7 @@ def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> Answ
         raise Conflict("该评价没有整改事项", code="no_rectification")
     if item.answered_at is None:
         raise Conflict("整改结果尚未反馈给您，暂不能评价", code="not_answered")
-    if item.rater_answered_at is not None and item.rater_answered_at >= item.answered_at:
+    if feedback_answered(item):
         if item.rater_satisfaction == score:  # a retry from a flaky network: same answer, same result
             return Answer(rating_id, score, rater_view(item))
         raise Conflict("您已评价过本次整改结果", code="already_answered")
