@@ -122,6 +122,15 @@ class RaterRow(Row):
     def result(self) -> str | None:
         return self.row.result if feedback_at(self.row) is not None else None
 
+    @property
+    def rater_satisfaction(self) -> int | None:
+        """The rater's answer to the feedback they were last given; null while that feedback awaits an answer."""
+        return self.row.rater_satisfaction if feedback_answered(self.row) else None
+
+    @property
+    def rater_answered_at(self) -> datetime | None:
+        return self.row.rater_answered_at if feedback_answered(self.row) else None
+
 
 def feedback_at(item: RectificationItem) -> datetime | None:
     """When the answer about a 差评 reached its rater: the callback that told them (`answered_at`), or, for a rater
@@ -130,6 +139,12 @@ def feedback_at(item: RectificationItem) -> datetime | None:
     if item.answered_at is not None:
         return item.answered_at
     return item.submitted_at if item.unreachable else None
+
+
+def feedback_answered(item: RectificationItem) -> bool:
+    """The rater has answered the latest feedback (a 回头看 fed back again asks them again)."""
+    fed_back = feedback_at(item)
+    return fed_back is not None and item.rater_answered_at is not None and item.rater_answered_at >= fed_back
 
 
 def rater_view(item: RectificationItem) -> RaterRow:

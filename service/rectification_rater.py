@@ -9,6 +9,7 @@ from .errors import Conflict, NotFound
 from .receipts import receipt_matches
 from .rectification import (
     RaterRow,
+    feedback_answered,
     feedback_at,
     item_for_rating,
     mark_changed,
@@ -38,10 +39,9 @@ def answer_satisfaction(rating_id: int, receipt: str | None, score: int) -> Answ
     item = item_for_rating(rating_id, lock=True)
     if item is None:
         raise Conflict("该评价没有整改事项", code="no_rectification")
-    fed_back = feedback_at(item)
-    if fed_back is None:
+    if feedback_at(item) is None:
         raise Conflict("整改结果尚未反馈给您，暂不能评价", code="not_answered")
-    if item.rater_answered_at is not None and item.rater_answered_at >= fed_back:
+    if feedback_answered(item):
         if item.rater_satisfaction == score:  # a retry from a flaky network: same answer, same result
             return Answer(rating_id, score, rater_view(item))
         raise Conflict("您已评价过本次整改结果", code="already_answered")

@@ -8,7 +8,7 @@ from sqlalchemy import update
 from models import Case, db
 from service.timeutil import now
 from tests.helpers import API, assert_problem, register_case
-from tests.rect_helpers import act, fresh, item_of_rating, run
+from tests.rect_helpers import act, fresh, item_of_rating, rater_view, run
 
 FORM = {"key": "page-load-key-0001", "score": "4", "comment": "很好"}
 
@@ -133,6 +133,38 @@ def test_the_rater_answers_how_the_bad_rating_was_handled(client, tokens, app):
     assert item_of_rating(rating_id).rater_satisfaction == 5
     again = client.post(f"/my/{rating_id}/answer", data={"receipt": receipt, "score": "1"})
     assert again.status_code == 409 and "您已评价过" in again.get_data(as_text=True)
+
+
+def test_after_answering_the_raters_page_shows_the_answer_not_the_question(client, tokens):
+    """The answer is read back from the item (the API's rater view), not from the redirect's ?answered=1: opening
+    the plain link later shows it; a 回头看 fed back again asks again."""
+    from service import calendar_admin
+
+    calendar_admin.import_package()
+    case = register_case(client, tokens["staff"])
+    location = client.post(f"/r/{case['rating_token']}", data={"key": "k-answer-2", "score": "2"}).headers["Location"]
+    rating_id = int(re.search(r"/my/(\d+)", location).group(1))
+    receipt = re.search(r"receipt=([^&]+)", location).group(1)
+    link = f"/my/{rating_id}?receipt={receipt}"
+    run("collect_bad_ratings")
+    item = item_of_rating(rating_id)
+    act(client, tokens["staff"], item.id, "verify", resolution="immediate", callback_note="已回访")
+    act(client, tokens["staff"], item.id, "submit", measures="增开窗口", result="排队缩短", answered=True)
+    assert rater_view(client, {"id": rating_id, "receipt": receipt})["rater_satisfaction"] is None
+    assert client.post(f"/my/{rating_id}/answer", data={"receipt": receipt, "score": "2"}).status_code == 303
+    page = client.get(link).get_data(as_text=True)
+    assert "您对这个处理结果满意吗" not in page and 'name="score"' not in page
+    assert re.search(r"您对处理结果的评价</dt><dd[^>]*>不满意</dd>", page) and "正在重新整改" in page
+    seen = rater_view(client, {"id": rating_id, "receipt": receipt})
+    assert seen["rater_satisfaction"] == 2 and seen["rater_answered_at"] and seen["status"] == "rectifying"
+    # The hall handles it again and feeds back: the rater is asked about the new answer.
+    act(client, tokens["staff"], item.id, "submit", measures="再增开一个窗口", result="排队缩短到十分钟", answered=True)
+    assert rater_view(client, {"id": rating_id, "receipt": receipt})["rater_satisfaction"] is None
+    assert "您对这个处理结果满意吗" in client.get(link).get_data(as_text=True)
+    client.post(f"/my/{rating_id}/answer", data={"receipt": receipt, "score": "5"})
+    page = client.get(link).get_data(as_text=True)
+    assert "您对这个处理结果满意吗" not in page and re.search(r"您对处理结果的评价</dt><dd[^>]*>非常满意</dd>", page)
+    assert "正在重新整改" not in page
 
 
 def test_the_rater_follows_up_once_on_their_page(client, tokens):

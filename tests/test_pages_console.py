@@ -112,3 +112,80 @@ def test_the_tablet_sync_needs_the_session_and_its_csrf_header(client, tokens):
     assert [r["outcome"] for r in results] == ["created", "rejected"] and "mode" in results[1]["errors"]
     page = client.get("/console/walkthroughs/new").get_data(as_text=True)
     assert "pages-walk.js" in page and "李科长" not in page  # records live on the tablet, not in the page
+
+
+def _form_fields(page: str) -> dict:
+    """The form's fields as a browser without script would post them (selected options, checked boxes)."""
+    form = page[page.index('<form id="walk-form"'):page.index("</form>", page.index('<form id="walk-form"'))]
+    data = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
+    data |= dict(re.findall(r'<input id="[^"]+" name="([^"]+)"[^>]*? value="([^"]*)"', form))
+    for name, options in re.findall(r'<select id="[^"]+" name="([^"]+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', options) or re.search(r'<option value="([^"]*)"', options)
+        data[name] = chosen.group(1)
+    for name in re.findall(r'<input type="checkbox" name="([^"]+)" value="1" checked', form):
+        data[name] = "1"
+    return data
+
+
+def test_the_walkthrough_form_without_script_takes_findings_by_step(client, tokens):
+    """No script: rows are added and removed by submit buttons, and the record is stored through walkthrough_sync."""
+    csrf = sign_in(client, tokens["staff"])
+    page = client.get("/console/walkthroughs/new").get_data(as_text=True)
+    assert page.count("data-finding>") == 2  # one row, and the script's template row
+    data = _form_fields(page) | {"observer-name": "李科长", "started_at": "2026-11-30T09:30"}
+    assert data["csrf"] == csrf and data["hall"] == "HZ-XC" and data["findings-0-step"]
+    data |= {"findings-0-step": "ticket", "findings-0-description": "取号机故障"}
+    page = client.post("/console/walkthroughs/new", data={**data, "add_finding": "1"}).get_data(as_text=True)
+    assert 'name="findings-1-description"' in page and "取号机故障" in page
+    data = _form_fields(page) | {"findings-0-description": "取号机故障", "findings-1-step": "wait",
+                                 "findings-1-description": "等候区没有座位"}
+    data.pop("findings-1-needs_rectification")
+    page = client.post("/console/walkthroughs/new", data={**data, "add_finding": "1"}).get_data(as_text=True)
+    removed = client.post("/console/walkthroughs/new", data={**_form_fields(page), "remove_finding": "2"})
+    assert 'name="findings-2-id"' not in removed.get_data(as_text=True)
+
+    stored = client.post("/console/walkthroughs/new", data=data)
+    assert stored.status_code == 303 and "saved=created" in stored.headers["Location"]
+    assert "记录已保存" in client.get(stored.headers["Location"]).get_data(as_text=True)
+    walk = client.get(f"/api/v1/walkthroughs/{data['id']}", headers=tokens["staff"]).get_json()
+    assert walk["status"] == "submitted" and walk["started_at"] == "2026-11-30T09:30:00+08:00"
+    assert [(f["step"], f["description"], f["needs_rectification"]) for f in walk["findings"]] == [
+        ("ticket", "取号机故障", True), ("wait", "等候区没有座位", False)]
+    again = client.post("/console/walkthroughs/new", data=data)  # a double post answers the record stored first
+    assert again.status_code == 303 and "saved=unchanged" in again.headers["Location"]
+    changed = client.post("/console/walkthroughs/new", data={**data, "summary": "补一句"})
+    assert changed.status_code == 422 and "已提交，不能再修改" in changed.get_data(as_text=True)
+
+
+def test_a_rejected_walkthrough_comes_back_with_its_errors_beside_the_fields(client, tokens):
+    sign_in(client, tokens["staff"])
+    data = _form_fields(client.get("/console/walkthroughs/new").get_data(as_text=True))
+    data |= {"observer-name": "王主任", "started_at": "2099-01-01T09:30", "findings-0-step": "wait",
+             "findings-0-description": "  "}
+    data |= {"findings-1-id": "0d5c8b2e-1f7a-4c3b-9e2d-6a4b8c1d2e3f", "findings-1-step": "queue",
+             "findings-1-category": "efficiency", "findings-1-severity": "high", "findings-1-description": "缴费窗口无人"}
+    page = client.post("/console/walkthroughs/new", data=data)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422 and "记录未保存" in body
+    # The blank row is dropped; the rows are numbered as the errors number them.
+    assert re.search(r'id="err-findings-0-step">办事环节必须是以下之一', body) and 'name="findings-1-id"' not in body
+    assert 'id="findings-0-step" name="findings-0-step" aria-describedby="err-findings-0-step" aria-invalid="true"' \
+        in body and "缴费窗口无人" in body
+    assert client.get(f"/api/v1/walkthroughs/{data['id']}", headers=tokens["staff"]).status_code == 404
+    data["findings-1-step"] = "pay"
+    body = client.post("/console/walkthroughs/new", data=data).get_data(as_text=True)
+    assert re.search(r'id="err-started_at">开始时间不能晚于当前时间', body)
+    data["started_at"] = "2026-11-30T09:30"
+    assert client.post("/console/walkthroughs/new", data=data).status_code == 303
+
+
+def test_the_service_worker_is_served_for_the_form_folder(client, tokens):
+    response = client.get("/console/walkthroughs/sw.js")
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert response.headers["Cache-Control"] == "no-cache" and "script-src 'self'" in \
+        response.headers["Content-Security-Policy"]
+    assert '"/console/walkthroughs/new"' in body and "pages-walk.js?v=" in body
+    sign_in(client, tokens["staff"])
+    page = client.get("/console/walkthroughs/new").get_data(as_text=True)
+    assert 'data-sw="/console/walkthroughs/sw.js"' in page and "<script>" not in page

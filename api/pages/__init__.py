@@ -2,7 +2,7 @@
 staff console; plus the JSON and print routes behind them (api_routes). Server-rendered, assets served from api/static."""
 from flask import Flask, request
 
-from . import api_routes, console, rating
+from . import api_routes, console, rating, walkthrough_form
 from .common import STATIC, page_blueprint
 
 assets = page_blueprint("page_assets", __name__, static_folder=str(STATIC), static_url_path="/static")
@@ -21,4 +21,4 @@ def register(app: Flask) -> None:
         return response
 
 
-__all__ = ["api_routes", "register"]
+__all__ = ["api_routes", "register", "walkthrough_form"]

@@ -1,16 +1,16 @@
 """The staff and supervisors' console (/console/): sign in with an account token, the rectification board, an item with
-its history and allowed actions, and the printable report and 体验反馈表 opened with the session.
+its history and allowed actions, and the printable report and 体验反馈表 opened with the session (the walkthrough
+form for tablets is in walkthrough_form).
 
 The session is a cookie of its own on /console only (HttpOnly, SameSite=Strict), checked against the account on every
 request; the JSON API stays stateless (bearer tokens only), so no API route ever accepts this cookie. Every POST
 carries a CSRF token derived from the session."""
 from functools import wraps
 
-from flask import current_app, g, jsonify, redirect, request, url_for
+from flask import g, redirect, request, url_for
 from marshmallow import ValidationError
 
 from service import (
-    catalog,
     console_sessions,
     rating_tokens,
     rectification,
@@ -18,7 +18,6 @@ from service import (
     rectification_lists,
     rectification_polling,
     reports,
-    walkthrough_sync,
     walkthroughs,
     workdays,
 )
@@ -29,7 +28,7 @@ from service.timeutil import local_date, now
 from .. import printable
 from ..errors import validation_problem
 from ..schemas.rectification import ActionIn, RectificationDetail, RectificationPage
-from ..schemas.walkthroughs import SyncIn, WalkthroughList
+from ..schemas.walkthroughs import WalkthroughList
 from .api_routes import qr_sheet_response
 from .common import error_page, page_blueprint, render
 
@@ -37,7 +36,6 @@ RECT_PAGE, RECT_DETAIL, WALKTHROUGH_LIST = RectificationPage(), RectificationDet
 blp = page_blueprint("console", __name__, url_prefix="/console", writes_ahead=True)
 COOKIE = "hf_console"
 ACTION_IN = ActionIn()
-SYNC_IN = SyncIn()
 STALE = "该事项已被他人修改，已为您刷新"
 BOARD_LIMIT = 200
 # Events that are not actions (API docs: create, overdue, answer_satisfaction, reopen by the rater, deadline_changed).
@@ -207,34 +205,6 @@ def item_action(item_id):
         return _item_page(item_id, status=error.status, notice=error.detail, errors=error.errors)
     label = rectification.ACTIONS[data["action"]].label
     return redirect(url_for("console.item_page", item_id=item_id, done=label), 303)
-
-
-# ---- the walkthrough form for tablets --------------------------------------------------------------------------
-@blp.route("/walkthroughs/new")
-@signed_in
-def walkthrough_form():
-    """The form keeps every record in the tablet's localStorage and syncs them when online (pages-walk.js)."""
-    return render("pages/console/walkthrough.html", principal=g.principal, csrf=g.csrf,
-                  halls=sorted(g.principal.halls or []) or [h.code for h in catalog.list_halls()],
-                  items=catalog.list_items(), vocab=walkthroughs.vocabularies())
-
-
-@blp.route("/sync", methods=["POST"])
-@signed_in
-def sync():
-    """POST /api/v1/sync for the signed-in tablet: the same schema and service call, answered the same way."""
-    request.max_content_length = current_app.config["SYNC_MAX_BODY_BYTES"]
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return jsonify({"code": "malformed_json", "detail": "请求体不是有效的 JSON"}), 400
-    try:
-        data = SYNC_IN.load(body)
-        return jsonify({"results": walkthrough_sync.sync(g.principal, data["walkthroughs"])})
-    except ValidationError as error:
-        errors, detail = validation_problem(error.messages)
-        return jsonify({"code": "validation_error", "detail": detail, "errors": errors}), 422
-    except ValidationFailed as error:
-        return jsonify({"code": error.code, "detail": error.detail, "errors": error.errors}), error.status
 
 
 # ---- printable pages opened with the session -------------------------------------------------------------------

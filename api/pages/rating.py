@@ -135,10 +135,12 @@ def _mine_page(rating_id: int, receipt: str, *, status: int = 200, notice: str |
     labels = {t["code"]: t["label"] for t in _tags()}
     hall = catalog.get_hall(rating["hall"])
     link = url_for("rating_pages.mine", rating_id=rating_id, receipt=receipt, _external=True)
+    answer = (rating["rectification"] or {}).get("rater_satisfaction")
     window_name = next((w.name for w in catalog.hall_windows(hall.code) if w.code == rating["window"]), None)
     return render("pages/mine.html", status, rating=rating, hall_name=hall.name, receipt=receipt, link=link,
                   window_name=window_name or rating["window"],
                   tag_labels=[labels.get(code, code) for code in rating["tags"]], levels=LEVEL_CHOICES,
+                  level_labels=dict(LEVEL_CHOICES), answer_bad=answer is not None and is_bad(answer),
                   new=request.args.get("new") == "1", answered=request.args.get("answered") == "1", notice=notice)
 
 

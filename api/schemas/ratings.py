@@ -100,6 +100,9 @@ class RectificationBrief(BaseSchema):
     measures = MaskedText(allow_none=True)
     result = MaskedText(allow_none=True)
     answered_at = LocalDateTime(allow_none=True)
+    rater_satisfaction = fields.Integer(allow_none=True, metadata={
+        "description": "评价人对最近一次整改反馈的评价（1–5），尚未评价时为 null；回头看后再次反馈时重新为 null"})
+    rater_answered_at = LocalDateTime(allow_none=True, metadata={"description": "评价人作出上述评价的时间"})
 
 
 class RatingOut(BaseSchema):

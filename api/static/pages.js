@@ -40,6 +40,13 @@
     setCookie(on);
   });
 
+  // Signed out, or the session ended: the walkthrough form's offline copy (it shows the name) goes too.
+  if (document.querySelector("[data-forget-offline]") && window.caches) {
+    caches.keys().then(function (keys) {
+      keys.forEach(function (key) { if (key.indexOf("hf-walk-") === 0) caches.delete(key); });
+    });
+  }
+
   var form = document.getElementById("rate-form");
   if (!form || !window.fetch) return;
   var alertBox = document.getElementById("form-alert");

@@ -1,6 +1,7 @@
-"""Browser fixtures: the app served for real on 127.0.0.1 (a werkzeug thread, ports 8600-8699) on the test database,
-and one Debian Chromium driven by Playwright for the whole session. Without Chromium the tests are skipped with a
-loud warning, or fail when REQUIRE_BROWSER=1 (CI sets it once it has installed Chromium)."""
+"""Browser fixtures: the app served for real on 127.0.0.1 (a werkzeug thread, ports 8600-8699, or the range in
+BROWSER_TEST_PORTS=low-high) on the test database, and one Debian Chromium driven by Playwright for the whole session.
+Without Chromium the tests are skipped with a loud warning, or fail when REQUIRE_BROWSER=1 (CI sets it once it has
+installed Chromium)."""
 import os
 import shutil
 import socket
@@ -21,14 +22,15 @@ PAGE_WEIGHTS: dict[str, int] = {}
 
 
 def _free_port() -> int:
-    for port in range(8600, 8700):
+    low, high = (int(p) for p in os.environ.get("BROWSER_TEST_PORTS", "8600-8699").split("-"))
+    for port in range(low, high + 1):
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port in 8600-8699")
+    raise RuntimeError(f"no free port in {low}-{high}")
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 import itertools
 
 from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from tests.browser.conftest import A11Y_RESULTS, PAGE_WEIGHTS
@@ -29,6 +30,13 @@ def weigh(page, name: str, limit: int = 50_000) -> int:
     PAGE_WEIGHTS[name] = size
     assert 0 < size < limit, size
     return size
+
+
+def sign_in(page, live, who):
+    page.goto(live.url("/console/"))
+    page.get_by_label("账号令牌").fill(live.tokens[who]["token"])
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="整改看板")).to_be_visible()
 
 
 def register_case(live, who="staff", hall="HZ-XC", item="SB-001", window="04") -> dict:
