@@ -10,17 +10,17 @@ from service.errors import ServiceError
 # Generic marshmallow/webargs messages in Chinese; messages written for a field are already Chinese.
 _EXACT = {
     "Missing data for required field.": "此项为必填项",
-    "Field may not be null.": "此项不能为 null",
+    "Field may not be null.": "此项不能为空值",
     "Unknown field.": "不支持的字段",
     "Invalid input type.": "请求体必须是 JSON 对象",
     "Not a valid integer.": "必须是整数",
     "Not a valid string.": "必须是字符串",
-    "Not a valid boolean.": "必须是 true 或 false",
+    "Not a valid boolean.": "必须是布尔值（是或否）",
     "Not a valid list.": "必须是数组",
-    "Not a valid date.": "必须是 YYYY-MM-DD 格式的日期",
-    "Not a valid datetime.": "必须是带时区的 ISO 8601 时间，例如 2026-11-25T09:30:00+08:00",
+    "Not a valid date.": "必须是日期，例如 2026-11-25",
+    "Not a valid datetime.": "必须是带时区的时间，例如 2026-11-25T09:30:00+08:00",
     "Not a valid aware datetime.": "时间必须带时区，例如 2026-11-25T09:30:00+08:00",
-    "Not a valid UUID.": "必须是 UUID",
+    "Not a valid UUID.": "必须是 36 位的唯一编号，例如 3f2b8c1e-5d4a-4b7e-9c61-0a1b2c3d4e5f",
     "Not a valid mapping type.": "必须是 JSON 对象",
     "Not a valid number.": "必须是数字",
     "Number too large.": "数值过大",
@@ -174,7 +174,7 @@ def handle_http_exception(exc: HTTPException):
         return problem(422, "validation_error", detail, errors=errors, headers=headers)
     detail = _DETAILS.get(status, HTTP_STATUS_CODES.get(status, "错误"))
     if status == 413:
-        detail = f"请求体过大，上限为 {request.max_content_length // 1024} KB"
+        detail = f"请求体过大，上限为 {request.max_content_length // 1024} 千字节"
     return problem(status, _CODES.get(status, "error"), detail, headers=headers)
 
 

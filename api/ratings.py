@@ -76,7 +76,7 @@ class RatingById(MethodView):
         if token:
             return ratings.get_for_staff(authenticate(token), rating_id)
         if not args.get("receipt"):
-            raise ValidationFailed({"receipt": ["请提供评价回执（receipt）"]})
+            raise ValidationFailed({"receipt": ["请提供评价回执"]})
         client = ratings.Client(ip=request.remote_addr or "")
         return ratings.get_for_rater(rating_id, args["receipt"], client=client)
 

@@ -11,7 +11,7 @@ from .database import writes
 from .errors import Conflict, NotFound, ValidationFailed
 from .pagination import keyset_page
 from .security import hash_token, new_token
-from .vocab import ROLES
+from .vocab import ROLES, one_of
 
 
 def account_view(account: Account) -> dict:
@@ -23,7 +23,7 @@ def account_view(account: Account) -> dict:
 def _check(role: str, hall_code: str | None, name: str | None) -> None:
     errors = {}
     if role not in ROLES:
-        errors["role"] = [f"角色必须是 {', '.join(ROLES)} 之一"]
+        errors["role"] = [one_of("角色", ROLES)]
     if role != "admin" and not hall_code:
         errors["hall"] = ["工作人员和监管账号必须指定所属大厅"]
     if hall_code and db.session.get(Hall, hall_code) is None:

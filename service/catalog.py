@@ -13,7 +13,7 @@ from models import Hall, HallItem, ServiceItem, Tag, Window, db
 from .database import writes
 from .errors import Conflict, NotFound, ValidationFailed
 from .sqlutil import PlainStatements
-from .vocab import HALL_LEVEL_ORDER, HALL_LEVELS, TAG_APPLIES
+from .vocab import HALL_LEVEL_ORDER, HALL_LEVELS, TAG_APPLIES, one_of
 
 DEMO_CSV = Path(__file__).parent / "data" / "demo_catalog.csv"
 
@@ -167,7 +167,7 @@ def _check_hall_fields(data: dict, existing: Hall | None) -> dict:
     errors = {}
     level = data.get("level", existing.level if existing else None)
     if level not in HALL_LEVELS:
-        errors["level"] = [f"大厅层级必须是 {', '.join(HALL_LEVELS)} 之一"]
+        errors["level"] = [one_of("大厅层级", HALL_LEVELS)]
     parent_code = data.get("parent_code", existing.parent_code if existing else None)
     if parent_code:
         parent = db.session.get(Hall, parent_code)
@@ -326,12 +326,23 @@ def import_csv(text: str) -> dict:
                 db.session.flush()
                 counts[row["type"]] += 1
             except ValidationFailed as exc:
-                errors[f"line {lineno}"] = [f"第 {lineno} 行：{m}" for msgs in exc.errors.values() for m in msgs]
+                errors[f"line {lineno}"] = [f"第 {lineno} 行：{m}{_csv_hint(field)}"
+                                            for field, msgs in exc.errors.items() for m in msgs]
     if errors:
         db.session.rollback()
         raise ImportFailed(errors, detail=f"导入失败，共 {len(errors)} 行有错误，未写入任何数据")
     db.session.commit()
     return counts
+
+
+# The file's own vocabulary: a CSV author writes these codes, so an error about a coded column names them too (the
+# same rule's HTTP answer names only the labels, since a person reads it there).
+_CSV_CODES = {"level": HALL_LEVELS, "applies_to": TAG_APPLIES}
+
+
+def _csv_hint(field: str) -> str:
+    codes = _CSV_CODES.get(field)
+    return f"（{field} 列填写 {'、'.join(codes)}）" if codes else ""
 
 
 def _import_row(row: dict) -> None:
@@ -356,14 +367,14 @@ def _import_row(row: dict) -> None:
             window.name = row["name"]
     elif kind == "item":
         if not row.get("department"):
-            raise ValidationFailed({"department": ["事项必须填写实施部门（department）"]})
+            raise ValidationFailed({"department": ["事项必须填写实施部门"]})
         db.session.merge(ServiceItem(code=code, name=row["name"], department=row["department"]))
         db.session.flush()
         _set_item_halls(code, [h for h in (row.get("halls") or "").split("|") if h])
     else:
         applies = row.get("applies_to") or "any"
         if applies not in TAG_APPLIES:
-            raise ValidationFailed({"applies_to": ["applies_to 必须是 good、bad、any 之一"]})
+            raise ValidationFailed({"applies_to": [one_of("标签适用范围", TAG_APPLIES)]})
         db.session.merge(Tag(code=code, label=row["name"], applies_to=applies))
 
 

@@ -31,7 +31,7 @@ from .sqlutil import insert
 from .timeutil import iso, now
 
 log = logging.getLogger(__name__)
-FORMATS = {"webhook": "通用 Webhook（事件信封）", "provincial": "省好差评平台字段"}
+FORMATS = {"webhook": "通用推送（事件信封）", "provincial": "省好差评平台字段"}
 STATUSES = {"pending": "待投递", "delivered": "已投递", "failed": "失败待重试", "dead": "已放弃"}
 UNDELIVERED = ("pending", "failed", "dead")
 USER_AGENT = "hall-feedback-events/1"
@@ -49,7 +49,8 @@ def _check(data: dict, fmt: str) -> None:
     if not events:
         errors.append("请至少订阅一种事件")
     if fmt == "provincial" and (other := [e for e in events if e in outbox.TYPES and e not in provincial.TYPES]):
-        errors.append(f"省平台格式不支持这些事件：{'、'.join(other)}（支持：{'、'.join(provincial.TYPES)}）")
+        labels = "、".join(outbox.TYPES[e] for e in provincial.TYPES)
+        errors.append(f"省平台格式不支持这些事件：{'、'.join(outbox.TYPES[e] for e in other)}（支持：{labels}）")
     if errors:
         raise ValidationFailed({"events": errors})
 

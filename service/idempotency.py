@@ -27,7 +27,7 @@ def check_key(key: str | None) -> str | None:
     if key is None:
         return None
     if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
-        raise BadRequest(f"Idempotency-Key 必须是 1 到 {MAX_KEY_LENGTH} 个可打印 ASCII 字符", code="invalid_idempotency_key")
+        raise BadRequest(f"Idempotency-Key 必须是 1 到 {MAX_KEY_LENGTH} 个可打印的半角字符（字母、数字或符号）", code="invalid_idempotency_key")
     return key
 
 
@@ -78,7 +78,7 @@ def lookup(reads: PlainStatements, scope: str, key: str, digest: str, now: datet
     if created_at < cutoff(now):
         return None, True
     if not hmac.compare_digest(stored_hash, digest):
-        raise Conflict("该 Idempotency-Key 已用于另一个不同内容的请求，请为新请求生成新的键",
+        raise Conflict("该 Idempotency-Key 已用于另一个内容不同的请求，请为新请求生成新的键",
                        code="idempotency_key_reused")
     return Prior(rating_id, score, created_at), False
 

@@ -8,8 +8,11 @@ from datetime import date
 EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 DATE_RANGE_MESSAGE = f"日期超出支持范围（{EARLIEST.isoformat()} 至 {LATEST.isoformat()}）"
 
-NUL_MESSAGE = "文本中不能包含空字符（\\u0000）"
-SURROGATE_MESSAGE = "文本中含有无效字符（不成对的 UTF-16 代理项 \\ud800–\\udfff），请删除后重试"
+MONTH_FORMAT_MESSAGE = "月份应为四位年份和两位月份，例如 2026-10"
+
+# The characters are named in words: a person reads these, and an escape such as \u0000 means nothing to them.
+NUL_MESSAGE = "文本中不能包含空字符"
+SURROGATE_MESSAGE = "文本中含有无效字符（不成对的代理项），请删除后重试"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

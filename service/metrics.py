@@ -15,14 +15,17 @@ from .auth import Principal
 from .errors import ValidationFailed
 from .sqlutil import local_date_of, month_of
 from .timeutil import end_of_day, local_date, now, start_of_day
-from .vocab import BAD_MAX_SCORE
+from .vocab import BAD_MAX_SCORE, one_of
 
-GROUPS = ("hall", "item", "window", "staff", "day", "month", "department")
+GROUPS = {"hall": "按大厅", "item": "按事项", "window": "按窗口", "staff": "按工作人员", "day": "按日", "month": "按月",
+          "department": "按部门"}
 # Groupings the per-hall rollup answers; the others read the per-unit rollup (per hall and window, staff or item).
 HALL_ROLLUP_GROUPS = ("hall", "day", "month")
-SOURCES = ("rating", "walkthrough")
+SOURCES = {"rating": "好差评", "walkthrough": "走流程"}
 # Walkthrough items name a hall, an item (so a department) and their submission day, never a window or staff.
 WALKTHROUGH_GROUPS = ("hall", "item", "department", "day", "month")
+WALKTHROUGH_GROUPING = ("走流程整改事项不分窗口和工作人员，统计走流程时"
+                        + one_of("分组方式", {g: GROUPS[g] for g in WALKTHROUGH_GROUPS}))
 # Figures that only ratings (and the raters of 差评) have: null in walkthrough rows, where nobody rated anything.
 RATING_ONLY = ("ratings", "bad", "good_rate", "bad_rate", "active_rate", "callback_rate", "answer_satisfaction",
                "named_callback_rate")
@@ -240,12 +243,11 @@ def _item_rows(group_by, halls, period, source="rating"):
 
 def _check_grouping(group_by: str, source: str) -> None:
     if group_by not in GROUPS:
-        raise ValidationFailed({"group_by": [f"group_by 必须是 {'、'.join(GROUPS)} 之一"]})
+        raise ValidationFailed({"group_by": [one_of("分组方式", GROUPS)]})
     if source not in SOURCES:
-        raise ValidationFailed({"source": [f"source 必须是 {'、'.join(SOURCES)} 之一"]})
+        raise ValidationFailed({"source": [one_of("统计来源", SOURCES)]})
     if source == "walkthrough" and group_by not in WALKTHROUGH_GROUPS:
-        raise ValidationFailed({"group_by": [
-            f"走流程整改事项不分窗口和工作人员，source=walkthrough 时 group_by 必须是 {'、'.join(WALKTHROUGH_GROUPS)} 之一"]})
+        raise ValidationFailed({"group_by": [WALKTHROUGH_GROUPING]})
 
 
 def stats(principal: Principal, *, hall: str | None, start: date | None, end: date | None,

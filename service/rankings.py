@@ -4,9 +4,11 @@ from datetime import date
 
 from .auth import Principal
 from .errors import ValidationFailed
+from .inputs import MONTH_FORMAT_MESSAGE
 from .metrics import Period, _labels, _rating_rows, halls_in_scope, rate
+from .vocab import one_of
 
-UNITS = ("window", "item", "hall", "staff", "department")
+UNITS = {"window": "窗口", "item": "事项", "hall": "大厅", "staff": "工作人员", "department": "部门"}
 Z = 1.96  # 95 %
 
 
@@ -31,7 +33,7 @@ def month_period(month: str) -> Period:
         start = date(year, mon, 1)
         end = date(year + (mon == 12), mon % 12 + 1, 1)  # inside: 9999-12 has no next month
     except (ValueError, TypeError):
-        raise ValidationFailed({"period": ["月份格式应为 YYYY-MM，例如 2026-10"]}) from None
+        raise ValidationFailed({"period": [MONTH_FORMAT_MESSAGE]}) from None
     return Period(start, date.fromordinal(end.toordinal() - 1))
 
 
@@ -61,7 +63,7 @@ def _worst_decile(rows: list[dict]) -> set:
 
 def rankings(principal: Principal, *, month: str, by: str = "window", hall: str | None = None) -> dict:
     if by not in UNITS:
-        raise ValidationFailed({"by": [f"by 必须是 {'、'.join(UNITS)} 之一"]})
+        raise ValidationFailed({"by": [one_of("排名对象", UNITS)]})
     halls = halls_in_scope(principal, hall)
     current = _ranked(by, halls, month)
     last_month = previous_month(month)

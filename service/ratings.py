@@ -132,7 +132,7 @@ def _build(reads: PlainStatements, data: dict) -> tuple[dict, list[str]]:
         case = None
         hall, item, window, staff_no = data.get("hall"), data.get("item"), data.get("window"), data.get("staff_no")
         if not hall:
-            errors["hall"] = ["请提供评价码（rating_token）或所评价的大厅编码（hall）"]
+            errors["hall"] = ["请提供评价码，或所评价的服务大厅编码"]
         elif not catalog.hall_exists_cached(reads, hall):
             errors["hall"] = [f"未知的大厅编码：{hall}"]
         else:

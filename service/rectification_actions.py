@@ -37,7 +37,7 @@ def parse_version(header: str | None) -> int | None:
     raw = header.strip().removeprefix("W/").strip('"')
     # ASCII digits only: str.isdigit() also accepts e.g. "²", which int() refuses.
     if not (raw.isascii() and raw.isdigit()):
-        raise BadRequest("If-Match 必须是整改事项的版本号（version），例如 If-Match: 3", code="invalid_if_match")
+        raise BadRequest("If-Match 必须是整改事项的版本号，例如 3", code="invalid_if_match")
     return int(raw)
 
 
@@ -50,9 +50,9 @@ def _check_fields(action: Action, item: RectificationItem, data: dict) -> None:
     for field in EXTRA_FIELDS:
         value = data.get(field)
         if field in action.required and (value is None or (isinstance(value, str) and not value.strip())):
-            errors[field] = [f"请填写{FIELD_LABELS[field]}（{field}）"]
+            errors[field] = [f"请填写{FIELD_LABELS[field]}"]
         elif value is not None and field not in action.required + action.optional:
-            errors[field] = [f"此操作不使用{FIELD_LABELS[field]}（{field}）"]
+            errors[field] = [f"「{action.label}」不使用{FIELD_LABELS[field]}，请不要填写"]
     if item.source != "rating":
         for field in ("answered", "unreachable"):
             if data.get(field):
@@ -69,10 +69,10 @@ def _check_feedback(data: dict) -> None:
     answered = data.get("answered") is True
     unreachable = (data.get("unreachable") or "").strip()
     if answered and unreachable:
-        raise ValidationFailed({"unreachable": ["已反馈评价人（answered）时不填写无法联系的原因"]})
+        raise ValidationFailed({"unreachable": ["已反馈评价人时不填写无法联系评价人的原因"]})
     if not answered and not unreachable:
         raise ValidationFailed(
-            {"answered": ["提交前须将整改措施反馈评价人（answered: true），或填写无法联系评价人的原因（unreachable）"]},
+            {"answered": ["提交前须将整改措施反馈评价人，或填写无法联系评价人的原因"]},
             code="feedback_required")
 
 

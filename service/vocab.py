@@ -15,7 +15,7 @@ DEFAULT_SCORE = 3
 
 CHANNELS = {
     "miniprogram": "小程序",
-    "app": "移动端App",
+    "app": "政务服务移动端",
     "web": "网站",
     "qrcode": "扫码评价",
     "tablet": "平板评价",
@@ -31,6 +31,15 @@ TAG_APPLIES = {"good": "好评", "bad": "差评", "any": "通用"}
 
 ROLES = {"staff": "窗口/部门工作人员", "supervisor": "监管人员", "admin": "系统管理员"}
 ROLE_RANK = {"staff": 1, "supervisor": 2, "admin": 3}
+
+
+FORMATS = {"json": "JSON 数据", "html": "可打印网页"}  # the answers a report or a form can take (?format=)
+
+
+def one_of(what: str, labels: dict[str, str]) -> str:
+    """The message for a value outside a closed vocabulary. It names the choices by their Chinese labels, never by
+    their codes: a person reads it, and a program finds the codes in the OpenAPI document's enum."""
+    return f"{what}只能是以下之一：{'、'.join(labels.values())}"
 
 
 def level_of(score: int) -> tuple[str, str]:

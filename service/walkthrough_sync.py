@@ -144,9 +144,9 @@ def _check(principal: Principal, data: dict, batch: _Batch) -> None:
     for i, finding in enumerate(data["findings"]):
         fid = finding["id"]
         if fid in seen:
-            finding_errors[str(i)] = {"id": ["同一记录中问题 id 重复"]}
+            finding_errors[str(i)] = {"id": ["同一记录中问题编号重复"]}
         elif batch.owner.get(fid, wid) != wid:
-            finding_errors[str(i)] = {"id": ["该问题 id 已属于另一条走流程记录"]}
+            finding_errors[str(i)] = {"id": ["该问题编号已属于另一条走流程记录"]}
         seen.add(fid)
     if finding_errors:
         errors["findings"] = finding_errors

@@ -131,7 +131,7 @@ def test_create_answers_the_token_once_and_it_works(client, tokens):
 
 
 @pytest.mark.parametrize("body, field, message", [
-    ({"role": "boss", "hall": "HZ-XC", "name": "甲"}, "role", "角色必须是 staff、supervisor、admin 之一"),
+    ({"role": "boss", "hall": "HZ-XC", "name": "甲"}, "role", "角色只能是以下之一：窗口/部门工作人员、监管人员、系统管理员"),
     ({"role": "staff", "name": "甲"}, "hall", "工作人员和监管账号必须指定所属大厅"),
     ({"role": "supervisor", "hall": None, "name": "甲"}, "hall", "工作人员和监管账号必须指定所属大厅"),
     ({"role": "staff", "hall": "NOPE", "name": "甲"}, "hall", "未知的大厅编码：NOPE"),

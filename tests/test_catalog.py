@@ -88,6 +88,17 @@ def test_catalog_import_is_all_or_nothing(app, tmp_path):
     assert result.exit_code != 0 and "第 3 行" in result.output
     assert db.session.get(Hall, "C1") is None
 
+    # A CSV author writes the file's codes, so an error about a coded column names them (the HTTP answer names labels).
+    coded = tmp_path / "coded.csv"
+    coded.write_text("type,code,name,level,parent,address,hall,department,halls,applies_to\n"
+                     "hall,C2,某市政务服务中心,市级,,,,,,\n"
+                     "tag,T2,办得快,,,,,,,好评\n", encoding="utf-8")
+    result = runner.invoke(args=["catalog", "import", str(coded)])
+    assert result.exit_code != 0
+    assert "第 2 行：大厅层级只能是以下之一：市级、区县级、街道（乡镇）、社区（村）（level 列填写 city、district、street、" \
+           "community）" in result.output
+    assert "第 3 行：标签适用范围只能是以下之一：好评、差评、通用（applies_to 列填写 good、bad、any）" in result.output
+
     good = tmp_path / "good.csv"
     good.write_text("type,code,name,level,parent,address,hall,department,halls,applies_to\n"
                     "window,01,一号窗口,,,,C1,,,\n"

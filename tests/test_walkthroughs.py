@@ -184,7 +184,7 @@ def test_item_must_be_offered_and_minutes_sane(client, tokens):
     fid = new_id()
     twice = walkthrough(findings=[finding(id=fid), finding(id=fid)])
     assert assert_problem(post(client, tokens["staff"], twice), 422)["errors"] == {
-        "findings": {"1": {"id": ["同一记录中问题 id 重复"]}}}
+        "findings": {"1": {"id": ["同一记录中问题编号重复"]}}}
     assert counts() == (0, 0)
 
 
@@ -193,7 +193,7 @@ def test_a_finding_id_cannot_move_to_another_walkthrough(client, tokens):
     post(client, tokens["staff"], first)
     thief = walkthrough(findings=[finding(id=first["findings"][0]["id"])])
     problem = assert_problem(post(client, tokens["staff"], thief), 422)
-    assert problem["errors"] == {"findings": {"0": {"id": ["该问题 id 已属于另一条走流程记录"]}}}
+    assert problem["errors"] == {"findings": {"0": {"id": ["该问题编号已属于另一条走流程记录"]}}}
     assert counts() == (1, 1)
 
 
@@ -316,7 +316,7 @@ def test_batch_size_and_body_limits(app_factory):
     huge = [walkthrough(findings=[finding(description="等" * 2000) for _ in range(40)]) for _ in range(3)]
     problem = assert_problem(client.post(f"{API}/sync", json={"walkthroughs": huge}, headers=headers), 413,
                              "payload_too_large")
-    assert "200 KB" in problem["detail"]
+    assert "200 千字节" in problem["detail"]
     assert_problem(client.post(f"{API}/sync", json={"records": []}, headers=headers), 422)
     assert_problem(client.post(f"{API}/sync", json={"walkthroughs": {}}, headers=headers), 422)
 

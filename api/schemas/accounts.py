@@ -1,11 +1,11 @@
 """Account schemas (admin): an account as every answer shows it (never its token hash), the one-time token, input."""
 from marshmallow import fields, validate
 
-from service.vocab import ROLES
+from service.vocab import ROLES, one_of
 
 from .common import BaseSchema, LocalDateTime, PageQuery, code_field
 
-_role = validate.OneOf(list(ROLES), error=f"角色必须是 {'、'.join(ROLES)} 之一")
+_role = validate.OneOf(list(ROLES), error=one_of("角色", ROLES))
 _role_doc = "、".join(f"{k} {v}" for k, v in ROLES.items())
 
 

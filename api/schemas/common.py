@@ -79,13 +79,16 @@ class LocalDateTime(fields.AwareDateTime):
         return value.astimezone(SHANGHAI).isoformat(timespec="seconds")
 
 
+LIMIT_MESSAGE = "每页条数必须在 1 到 200 之间"
+
+
 def code_field(**kw):
     return fields.String(validate=validate.Length(1, 64), **kw)
 
 
 class PageQuery(BaseSchema):
     cursor = fields.String(metadata={"description": "上一页返回的 next_cursor"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200, error="limit 必须在 1 到 200 之间"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200, error=LIMIT_MESSAGE))
 
 
 class ProblemSchema(Schema):

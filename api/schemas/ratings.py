@@ -2,7 +2,7 @@
 from marshmallow import ValidationError, fields, validate
 
 from service.security import is_mobile
-from service.vocab import CHANNELS, is_bad, level_of
+from service.vocab import CHANNELS, is_bad, level_of, one_of
 
 from .common import BaseSchema, Date, LocalDateTime, MaskedText, PageQuery
 
@@ -71,9 +71,8 @@ class RatingIn(BaseSchema):
     score = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5, error=_score_msg),
                            error_messages={"invalid": _score_msg, "required": "请给出评分（1 到 5）",
                                            "null": _score_msg})
-    channel = fields.String(required=True, validate=validate.OneOf(
-        list(CHANNELS), error=f"评价渠道必须是 {'、'.join(CHANNELS)} 之一"),
-        error_messages={"required": "请注明评价渠道（channel）"})
+    channel = fields.String(required=True, validate=validate.OneOf(list(CHANNELS), error=one_of("评价渠道", CHANNELS)),
+                            error_messages={"required": "请注明评价渠道"})
     tags = fields.List(fields.String(validate=validate.Length(1, 32)),
                        validate=validate.Length(max=10, error="最多选择 10 个标签"))
     comment = fields.String(allow_none=True, validate=validate.Length(max=500, error="评价内容不能超过 500 个字"))
@@ -141,7 +140,7 @@ class RatingDetail(RatingOut):
 
 class FollowUpIn(BaseSchema):
     comment = fields.String(required=True, validate=validate.Length(1, 500, error="追评内容应为 1 到 500 个字"),
-                            error_messages={"required": "请填写追评内容（comment）", "null": "请填写追评内容（comment）"})
+                            error_messages={"required": "请填写追评内容", "null": "请填写追评内容"})
     tags = fields.List(fields.String(validate=validate.Length(1, 32)), load_default=list,
                        validate=validate.Length(max=10, error="最多选择 10 个标签"))
 
@@ -168,6 +167,6 @@ class RatingListQuery(PageQuery):
     staff_no = fields.String()
     score = fields.Integer(validate=validate.Range(1, 5, error=_score_msg))
     bad = fields.Boolean()
-    channel = fields.String(validate=validate.OneOf(list(CHANNELS)))
+    channel = fields.String(validate=validate.OneOf(list(CHANNELS), error=one_of("评价渠道", CHANNELS)))
     from_ = Date(data_key="from")
     to = Date()

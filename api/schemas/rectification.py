@@ -2,8 +2,9 @@
 from marshmallow import fields, validate
 
 from service.rectification import ACTIONS, LIST_STATUSES, RESOLUTIONS, SOURCES, STATUSES
+from service.vocab import one_of
 
-from .common import BaseSchema, LocalDateTime, MaskedText, PageQuery
+from .common import LIMIT_MESSAGE, BaseSchema, LocalDateTime, MaskedText, PageQuery
 from .ratings import RectificationBrief
 
 _text = validate.Length(1, 2000, error="长度应在 1 到 2000 个字之间")
@@ -67,22 +68,23 @@ class RectificationPage(BaseSchema):
 class RectificationQuery(PageQuery):
     hall = fields.String()
     list_ = fields.String(data_key="list", validate=validate.Length(1, 64), metadata={"description": "清单编号"})
-    status = fields.String(validate=validate.OneOf(list(STATUSES)))
+    status = fields.String(validate=validate.OneOf(list(STATUSES), error=one_of("事项状态", STATUSES)))
     overdue = fields.Boolean()
     submitted_at = LocalDateTime(allow_none=True, metadata={"description": "提交验收的时间（整改计时止于此）"})
     on_time = fields.Boolean(allow_none=True, metadata={
         "description": "按期整改：提交时是否在期限内；未提交而已超期为 false；未提交且未到期为 null"})
     accept_wait_days = fields.Integer(allow_none=True, metadata={"description": "等待验收的工作日数（验收时记录）"})
-    source = fields.String(validate=validate.OneOf(list(SOURCES)))
+    source = fields.String(validate=validate.OneOf(list(SOURCES), error=one_of("来源", SOURCES)))
     updated_since = LocalDateTime(metadata={"description": "只返回此时刻（含）之后有变化的事项"})
 
 
 class ActionIn(BaseSchema):
     action = fields.String(required=True, validate=validate.OneOf(
-        list(ACTIONS), error=f"操作必须是 {'、'.join(ACTIONS)} 之一"), error_messages={"required": "请指明操作（action）"})
+        list(ACTIONS), error=one_of("操作", {code: a.label for code, a in ACTIONS.items()})),
+        error_messages={"required": "请指明要执行的操作"})
     note = fields.String(allow_none=True, validate=_text)
-    resolution = fields.String(allow_none=True, validate=validate.OneOf(
-        list(RESOLUTIONS), error=f"处理方式必须是 {'、'.join(f'{k}（{v}）' for k, v in RESOLUTIONS.items())} 之一"))
+    resolution = fields.String(allow_none=True, validate=validate.OneOf(list(RESOLUTIONS),
+                                                                         error=one_of("处理方式", RESOLUTIONS)))
     callback_note = fields.String(allow_none=True, validate=_text)
     measures = fields.String(allow_none=True, validate=_text)
     result = fields.String(allow_none=True, validate=_text)
@@ -125,8 +127,8 @@ class RectificationListPage(BaseSchema):
 
 class RectificationListQuery(PageQuery):
     hall = fields.String()
-    source = fields.String(validate=validate.OneOf(list(SOURCES)))
-    status = fields.String(validate=validate.OneOf(list(LIST_STATUSES)))
+    source = fields.String(validate=validate.OneOf(list(SOURCES), error=one_of("来源", SOURCES)))
+    status = fields.String(validate=validate.OneOf(list(LIST_STATUSES), error=one_of("清单状态", LIST_STATUSES)))
 
 
 class AnswerIn(BaseSchema):
@@ -157,4 +159,4 @@ class JobRunList(BaseSchema):
 
 class JobRunQuery(BaseSchema):
     job = fields.String(validate=validate.Length(1, 64))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200, error="limit 必须在 1 到 200 之间"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200, error=LIMIT_MESSAGE))

@@ -1,8 +1,10 @@
 """Metrics schemas: /stats, /stats/tags, /rankings, /reports."""
 from marshmallow import fields, validate
 
+from service.inputs import MONTH_FORMAT_MESSAGE
 from service.metrics import GROUPS, SOURCES, WALKTHROUGH_GROUPS
 from service.rankings import UNITS
+from service.vocab import FORMATS, one_of
 
 from .common import BaseSchema, Date
 
@@ -12,10 +14,10 @@ class StatsQuery(BaseSchema):
     from_ = Date(data_key="from", metadata={"description": "开始日期（含），缺省为本月1日"})
     to = Date(metadata={"description": "结束日期（含），缺省为今天"})
     group_by = fields.String(load_default="hall", validate=validate.OneOf(
-        GROUPS, error=f"group_by 必须是 {'、'.join(GROUPS)} 之一"), metadata={
+        list(GROUPS), error=one_of("分组方式", GROUPS)), metadata={
         "description": f"分组；source=walkthrough 时只能是 {'、'.join(WALKTHROUGH_GROUPS)}（否则 422）"})
     source = fields.String(load_default="rating", validate=validate.OneOf(
-        SOURCES, error=f"source 必须是 {'、'.join(SOURCES)} 之一"), metadata={
+        list(SOURCES), error=one_of("统计来源", SOURCES)), metadata={
         "description": "rating：评价与差评整改（缺省）；walkthrough：走流程发现问题的整改率与按期整改率"})
 
 
@@ -83,9 +85,8 @@ class TagStatsOut(BaseSchema):
 
 class RankingQuery(BaseSchema):
     period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
-                                                                   error="月份格式应为 YYYY-MM，例如 2026-10"))
-    by = fields.String(load_default="window", validate=validate.OneOf(
-        UNITS, error=f"by 必须是 {'、'.join(UNITS)} 之一"))
+                                                                   error=MONTH_FORMAT_MESSAGE))
+    by = fields.String(load_default="window", validate=validate.OneOf(list(UNITS), error=one_of("排名对象", UNITS)))
     hall = fields.String()
 
 
@@ -109,9 +110,8 @@ class RankingOut(BaseSchema):
 
 class ReportQuery(BaseSchema):
     hall = fields.String()
-    month = fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="月份格式应为 YYYY-MM"))
-    format = fields.String(load_default="json", validate=validate.OneOf(("json", "html"),
-                                                                          error="format 必须是 json 或 html"))
+    month = fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error=MONTH_FORMAT_MESSAGE))
+    format = fields.String(load_default="json", validate=validate.OneOf(list(FORMATS), error=one_of("格式", FORMATS)))
 
 
 class ReportOut(BaseSchema):

@@ -3,10 +3,11 @@ from marshmallow import fields, validate
 
 from service.delivery import FORMATS, STATUSES
 from service.outbox import TYPES
+from service.vocab import one_of
 
 from .common import BaseSchema, LocalDateTime, PageQuery
 
-_type = validate.OneOf(list(TYPES), error=f"事件类型必须是 {'、'.join(TYPES)} 之一")
+_type = validate.OneOf(list(TYPES), error=one_of("事件类型", TYPES))
 
 
 class SubscriptionIn(BaseSchema):
@@ -15,8 +16,7 @@ class SubscriptionIn(BaseSchema):
                      error_messages={"invalid": "请填写 http:// 或 https:// 开头的接收地址"})
     events = fields.List(fields.String(validate=_type), required=True,
                          validate=validate.Length(1, len(TYPES), error="请订阅 1 到 10 种事件"))
-    format = fields.String(required=True, validate=validate.OneOf(
-        list(FORMATS), error="format 必须是 webhook 或 provincial"))
+    format = fields.String(required=True, validate=validate.OneOf(list(FORMATS), error=one_of("推送格式", FORMATS)))
 
 
 class SubscriptionPatch(BaseSchema):
@@ -48,7 +48,7 @@ class SubscriptionList(BaseSchema):
 
 class DeliveryQuery(PageQuery):
     subscription = fields.Integer(validate=validate.Range(1, 2**63 - 1))
-    status = fields.String(validate=validate.OneOf(list(STATUSES), error="status 必须是 pending、delivered、failed、dead 之一"))
+    status = fields.String(validate=validate.OneOf(list(STATUSES), error=one_of("投递状态", STATUSES)))
 
 
 class DeliveryOut(BaseSchema):

@@ -3,7 +3,15 @@ import re
 
 from marshmallow import ValidationError, fields, validate
 
-from service.vocab import FINDING_CATEGORIES, SEVERITIES, STEPS, WALKTHROUGH_MODES, WALKTHROUGH_STATUSES
+from service.vocab import (
+    FINDING_CATEGORIES,
+    FORMATS,
+    SEVERITIES,
+    STEPS,
+    WALKTHROUGH_MODES,
+    WALKTHROUGH_STATUSES,
+    one_of,
+)
 from service.walkthrough_sync import Invalid
 
 from ..errors import validation_problem
@@ -14,8 +22,7 @@ MAX_MINUTES = 1440
 
 
 def _one_of(vocab: dict, what: str):
-    choices = "、".join(f"{code}（{label}）" for code, label in vocab.items())
-    return validate.OneOf(list(vocab), error=f"{what}必须是以下之一：{choices}")
+    return validate.OneOf(list(vocab), error=one_of(what, vocab))
 
 
 def _text(low: int, high: int, what: str):
@@ -36,7 +43,7 @@ def _minutes(what: str):
 class ClientId(fields.UUID):
     """A client-generated UUID, kept in canonical lower-case form so 'ABC…' and 'abc…' are one record."""
 
-    default_error_messages = {"invalid_uuid": "必须是 UUID，例如 3f2b8c1e-5d4a-4b7e-9c61-0a1b2c3d4e5f"}
+    default_error_messages = {"invalid_uuid": "必须是 36 位的唯一编号，例如 3f2b8c1e-5d4a-4b7e-9c61-0a1b2c3d4e5f"}
 
     # Tablets send the canonical form; matching it directly spares uuid.UUID() on every record of a large batch.
     _CANONICAL = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -49,7 +56,7 @@ class ClientId(fields.UUID):
 
 class ObserverIn(BaseSchema):
     name = fields.String(required=True, validate=[_text(1, 50, "体验人姓名"), _not_blank],
-                         error_messages={"required": "请填写体验人姓名（observer.name）"})
+                         error_messages={"required": "请填写体验人姓名"})
     title = fields.String(allow_none=True, validate=validate.Length(max=50, error="职务长度不能超过 50 个字"))
 
 
@@ -95,7 +102,7 @@ def _raw_id(raw) -> str | None:
 class SyncRecords(fields.Field):
     """Each record is validated on its own: a bad one becomes that record's rejection, never the batch's failure."""
 
-    default_error_messages = {"invalid": "walkthroughs 必须是数组"}
+    default_error_messages = {"invalid": "走流程记录必须是数组"}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list):
@@ -274,5 +281,4 @@ class FeedbackOut(BaseSchema):
 
 
 class FeedbackQuery(BaseSchema):
-    format = fields.String(load_default="json", validate=validate.OneOf(
-        ["json", "html"], error="format 必须是 json 或 html"))
+    format = fields.String(load_default="json", validate=validate.OneOf(list(FORMATS), error=one_of("格式", FORMATS)))
