@@ -43,7 +43,9 @@ def hit(statements: PlainStatements, *limits: tuple[str, str, tuple[int, int]]) 
     for key, window, count_max, period in counted:
         if counts[key] > count_max:
             retry = window + period - now_s
-            raise RateLimited(f"提交过于频繁，请在 {retry} 秒后再试", headers={"Retry-After": str(retry)})
+            # A person reads whole minutes, rounded up (a wait of 61 s is 2 minutes); Retry-After keeps the seconds.
+            minutes = max(1, -(-retry // 60))
+            raise RateLimited(f"操作过于频繁，请在 {minutes} 分钟后再试", headers={"Retry-After": str(retry)})
 
 
 def purge_stale() -> int:

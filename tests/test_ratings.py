@@ -1,5 +1,6 @@
 """好差评 intake: every rule of the contract, retries and races that must never double-count, privacy, scope."""
 import logging
+import math
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -215,8 +216,10 @@ def test_anonymous_hall_ratings_are_rate_limited(app_factory):
     for _ in range(3):
         assert client.post(f"{API}/ratings", json=body, headers={"X-Client-Id": "phone-1"}).status_code == 201
     limited = client.post(f"{API}/ratings", json=body, headers={"X-Client-Id": "phone-1"})
-    assert_problem(limited, 429, "rate_limited")
+    problem = assert_problem(limited, 429, "rate_limited")
     assert 0 < int(limited.headers["Retry-After"]) <= 600
+    # A person reads the wait in whole minutes, rounded up; a program reads Retry-After in seconds.
+    assert problem["detail"] == f"操作过于频繁，请在 {math.ceil(int(limited.headers['Retry-After']) / 60)} 分钟后再试"
     assert client.post(f"{API}/ratings", json=body, headers={"X-Client-Id": "phone-2"}).status_code == 201
 
 
@@ -289,8 +292,9 @@ def test_receipt_reads_are_rate_limited(app_factory):
     for guess in ("a", "b", "c"):
         assert_problem(client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": guess}), 404)
     limited = client.get(f"{API}/ratings/{created['id']}", query_string={"receipt": created["receipt"]})
-    assert_problem(limited, 429, "rate_limited")
-    assert int(limited.headers["Retry-After"]) > 0
+    problem = assert_problem(limited, 429, "rate_limited")
+    assert 0 < int(limited.headers["Retry-After"]) <= 60
+    assert problem["detail"] == "操作过于频繁，请在 1 分钟后再试"
 
 
 def test_cors_is_closed_by_default_and_opens_per_origin(app_factory):
