@@ -234,3 +234,45 @@ def test_generic_choice_messages_do_not_list_english_codes():
     assert errors == {"by": ["不是可接受的取值"]} and detail == "排名对象：不是可接受的取值"
     errors, detail = validation_problem({"json": {"x_custom": ["Missing data for required field."]}})
     assert detail == "提交的数据未通过校验：此项为必填项" and "x_custom" not in detail
+
+
+# ---- 6. booleans are booleans --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [0, 1, "true", "false", "1", None], ids=repr)
+def test_a_body_boolean_takes_only_true_or_false(client, tokens, item_id, value):
+    """The document says `type: boolean`: a JSON number or string is refused, not read as truthy (a tablet that sends
+    `"needs_rectification": 0` has a bug the answer should show, not hide)."""
+    before = stored()
+    finding_ = finding(needs_rectification=value)
+    cases = [("/walkthroughs", tokens["staff"], walkthrough(findings=[finding_]), ("findings", "0", "needs_rectification")),
+             ("/ratings", {}, {"hall": "HZ-XC", "score": 4, "channel": "web", "anonymous": value}, ("anonymous",)),
+             ("/halls", tokens["admin"], {"code": "N1", "name": "新厅", "level": "street", "parent_code": "HZ-XC",
+                                          "default_rating_enabled": value}, ("default_rating_enabled",))]
+    for path, headers, body, where in cases:
+        if value is None and path == "/ratings":
+            continue  # anonymous is not nullable either, but its null is refused by its own message
+        problem = assert_problem(client.post(f"{API}{path}", json=body, headers=headers), 422, "validation_error")
+        errors = problem["errors"]
+        for key in where:
+            errors = errors[key]
+        assert errors, problem
+    answer = client.post(f"{API}/sync", json={"walkthroughs": [walkthrough(findings=[finding_])]},
+                         headers=tokens["staff"]).get_json()
+    assert answer["results"][0]["outcome"] == "rejected"
+    assert stored() == before
+
+
+@pytest.mark.parametrize("value", ["1", "0", "yes", "True", "on"])
+def test_a_query_boolean_takes_only_the_words_true_or_false(client, tokens, value):
+    for path, name in [("/ratings", "bad"), ("/rectifications", "overdue"), ("/accounts", "active")]:
+        problem = assert_problem(client.get(f"{API}{path}", query_string={name: value}, headers=tokens["admin"]), 422)
+        assert list(problem["errors"]) == [name]
+        for word in ("true", "false"):
+            assert client.get(f"{API}{path}", query_string={name: word}, headers=tokens["admin"]).status_code == 200
+
+
+def test_true_and_false_are_taken(client, tokens):
+    made = client.post(f"{API}/walkthroughs", json=walkthrough(findings=[finding(needs_rectification=False)]),
+                       headers=tokens["staff"])
+    assert made.status_code == 201 and made.get_json()["findings"][0]["needs_rectification"] is False
+    rating = client.post(f"{API}/ratings", json={"hall": "HZ-XC", "score": 4, "channel": "web", "anonymous": False})
+    assert rating.status_code == 201

@@ -38,7 +38,7 @@ def _query_of(client, headers, **query):
     return first.headers["ETag"]
 
 
-QUERIES = [{}, {"hall": "HZ-XC"}, {"status": "pending"}, {"overdue": "true"}, {"overdue": "0"}, {"source": "rating"},
+QUERIES = [{}, {"hall": "HZ-XC"}, {"status": "pending"}, {"overdue": "true"}, {"overdue": "false"}, {"source": "rating"},
            {"limit": "2"}, {"limit": "007"}, {"hall": "HZ-XC", "status": "pending", "limit": "1"},
            {"updated_since": "2020-01-01T08:00:00+08:00"}, {"updated_since": "2020-01-01T00:00:00Z"},
            {"hall": ""}]

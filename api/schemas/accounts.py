@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from service.vocab import ROLES, one_of
 
-from .common import BaseSchema, LocalDateTime, PageQuery, code_field
+from .common import BaseSchema, LocalDateTime, PageQuery, QueryBoolean, code_field
 
 _role = validate.OneOf(list(ROLES), error=one_of("角色", ROLES))
 _role_doc = "、".join(f"{k} {v}" for k, v in ROLES.items())
@@ -31,7 +31,7 @@ class AccountPage(BaseSchema):
 class AccountQuery(PageQuery):
     hall = code_field(metadata={"description": "所属大厅编码"})
     role = fields.String(validate=_role, metadata={"description": _role_doc})
-    active = fields.Boolean(metadata={"description": "true 只列启用的账号，false 只列已停用的账号"})
+    active = QueryBoolean(metadata={"description": "true 只列启用的账号，false 只列已停用的账号"})
 
 
 class AccountIn(BaseSchema):

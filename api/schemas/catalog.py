@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from service.vocab import HALL_LEVELS, TAG_APPLIES, one_of
 
-from .common import BaseSchema
+from .common import BaseSchema, Boolean
 
 _level = validate.OneOf(list(HALL_LEVELS), error=one_of("大厅层级", HALL_LEVELS))
 _applies = validate.OneOf(list(TAG_APPLIES), error=one_of("标签适用范围", TAG_APPLIES))
@@ -39,7 +39,7 @@ class HallIn(BaseSchema):
     level = fields.String(required=True, validate=_level)
     parent_code = fields.String(allow_none=True, validate=_code)
     address = fields.String(allow_none=True, validate=validate.Length(max=200))
-    default_rating_enabled = fields.Boolean()
+    default_rating_enabled = Boolean()
 
 
 class HallPatch(BaseSchema):
@@ -47,7 +47,7 @@ class HallPatch(BaseSchema):
     level = fields.String(validate=_level)
     parent_code = fields.String(allow_none=True, validate=_code)
     address = fields.String(allow_none=True, validate=validate.Length(max=200))
-    default_rating_enabled = fields.Boolean()
+    default_rating_enabled = Boolean()
 
 
 class WindowIn(BaseSchema):

@@ -51,6 +51,26 @@ class Date(fields.Date):
         return day
 
 
+class Boolean(fields.Boolean):
+    """A body's boolean: JSON true or false, nothing else. marshmallow's own also reads 0, 1, "true", "yes" … as
+    booleans (and a truthy set of {True} would still take 1, since 1 == True), which hides a client's bug and is not
+    what `type: boolean` in the document says."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value is True or value is False:
+            return value
+        raise self.make_error("invalid")
+
+
+class QueryBoolean(fields.Boolean):
+    """A boolean query parameter: the words true or false, as OpenAPI writes a boolean into a query string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value in ("true", "false"):
+            return value == "true"
+        raise self.make_error("invalid")
+
+
 class MaskedText(fields.String):
     """Free text as answers show it: phone and ID numbers typed into it are masked (service.security)."""
 

@@ -4,7 +4,7 @@ from marshmallow import ValidationError, fields, validate
 from service.security import is_mobile
 from service.vocab import CHANNELS, is_bad, level_of, one_of
 
-from .common import BaseSchema, Date, LocalDateTime, MaskedText, PageQuery
+from .common import BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery, QueryBoolean
 
 _score_msg = "评分必须是 1 到 5 之间的整数"
 
@@ -76,7 +76,7 @@ class RatingIn(BaseSchema):
     tags = fields.List(fields.String(validate=validate.Length(1, 32)),
                        validate=validate.Length(max=10, error="最多选择 10 个标签"))
     comment = fields.String(allow_none=True, validate=validate.Length(max=500, error="评价内容不能超过 500 个字"))
-    anonymous = fields.Boolean(load_default=True)
+    anonymous = Boolean(load_default=True)
     name = fields.String(allow_none=True, validate=validate.Length(1, 50, error="姓名长度应在 1 到 50 个字之间"))
     phone = fields.String(allow_none=True, validate=_mobile,
                           metadata={"description": "11 位中国大陆手机号（仅半角数字）", "pattern": "^1[3-9][0-9]{9}$"})
@@ -166,7 +166,7 @@ class RatingListQuery(PageQuery):
     window = fields.String()
     staff_no = fields.String()
     score = fields.Integer(validate=validate.Range(1, 5, error=_score_msg))
-    bad = fields.Boolean()
+    bad = QueryBoolean()
     channel = fields.String(validate=validate.OneOf(list(CHANNELS), error=one_of("评价渠道", CHANNELS)))
     from_ = Date(data_key="from")
     to = Date()

@@ -4,7 +4,7 @@ from marshmallow import fields, validate
 from service.rectification import ACTIONS, LIST_STATUSES, RESOLUTIONS, SOURCES, STATUSES
 from service.vocab import one_of
 
-from .common import LIMIT_MESSAGE, BaseSchema, LocalDateTime, MaskedText, PageQuery
+from .common import LIMIT_MESSAGE, BaseSchema, Boolean, LocalDateTime, MaskedText, PageQuery, QueryBoolean
 from .ratings import RectificationBrief
 
 _text = validate.Length(1, 2000, error="长度应在 1 到 2000 个字之间")
@@ -69,11 +69,7 @@ class RectificationQuery(PageQuery):
     hall = fields.String()
     list_ = fields.String(data_key="list", validate=validate.Length(1, 64), metadata={"description": "清单编号"})
     status = fields.String(validate=validate.OneOf(list(STATUSES), error=one_of("事项状态", STATUSES)))
-    overdue = fields.Boolean()
-    submitted_at = LocalDateTime(allow_none=True, metadata={"description": "提交验收的时间（整改计时止于此）"})
-    on_time = fields.Boolean(allow_none=True, metadata={
-        "description": "按期整改：提交时是否在期限内；未提交而已超期为 false；未提交且未到期为 null"})
-    accept_wait_days = fields.Integer(allow_none=True, metadata={"description": "等待验收的工作日数（验收时记录）"})
+    overdue = QueryBoolean()
     source = fields.String(validate=validate.OneOf(list(SOURCES), error=one_of("来源", SOURCES)))
     updated_since = LocalDateTime(metadata={"description": "只返回此时刻（含）之后有变化的事项"})
 
@@ -88,7 +84,7 @@ class ActionIn(BaseSchema):
     callback_note = fields.String(allow_none=True, validate=_text)
     measures = fields.String(allow_none=True, validate=_text)
     result = fields.String(allow_none=True, validate=_text)
-    answered = fields.Boolean(allow_none=True, metadata={"description": "好差评事项：整改结果已反馈评价人"})
+    answered = Boolean(allow_none=True, metadata={"description": "好差评事项：整改结果已反馈评价人"})
     unreachable = fields.String(allow_none=True, validate=_text, metadata={
         "description": "好差评事项：无法反馈评价人的原因（未留联系方式，或多次回访未能联系上）；与 answered 二选一"})
 

@@ -5,7 +5,7 @@ from service.delivery import FORMATS, STATUSES
 from service.outbox import TYPES
 from service.vocab import one_of
 
-from .common import BaseSchema, LocalDateTime, PageQuery
+from .common import BaseSchema, Boolean, LocalDateTime, PageQuery
 
 _type = validate.OneOf(list(TYPES), error=one_of("事件类型", TYPES))
 
@@ -20,7 +20,7 @@ class SubscriptionIn(BaseSchema):
 
 
 class SubscriptionPatch(BaseSchema):
-    active = fields.Boolean()
+    active = Boolean()
     events = fields.List(fields.String(validate=_type),
                          validate=validate.Length(1, len(TYPES), error="请订阅 1 到 10 种事件"))
     url = fields.Url(schemes={"http", "https"}, require_tld=False, validate=validate.Length(max=500),

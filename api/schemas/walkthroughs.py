@@ -15,7 +15,7 @@ from service.vocab import (
 from service.walkthrough_sync import Invalid
 
 from ..errors import validation_problem
-from .common import BaseSchema, Date, LocalDateTime, MaskedText, PageQuery
+from .common import BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery
 
 MAX_FINDINGS = 100
 MAX_MINUTES = 1440
@@ -71,7 +71,7 @@ class FindingIn(BaseSchema):
     description = fields.String(required=True, validate=[_text(1, 2000, "问题描述"), _not_blank])
     severity = fields.String(required=True, validate=_one_of(SEVERITIES, "严重程度"))
     suggestion = fields.String(allow_none=True, validate=validate.Length(max=2000, error="建议长度不能超过 2000 个字"))
-    needs_rectification = fields.Boolean(required=True)
+    needs_rectification = Boolean(required=True)
     wait_minutes = _minutes("等候时长")
     handle_minutes = _minutes("办理时长")
 
