@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 import random
+import re
 import secrets
 import time
 import uuid
@@ -38,7 +39,22 @@ USER_AGENT = "hall-feedback-events/1"
 
 
 # ---- subscriptions ---------------------------------------------------------------------------------------
+# A receiver: http(s), a host name of DNS labels or an IPv4 address, a port 1–65535, then printable ASCII. The
+# OpenAPI document declares the same pattern, so a generated client never sends an address the service refuses.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+RECEIVER_URL_PATTERN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?(?:/[!-~]*)?$"
+_RECEIVER_URL = re.compile(RECEIVER_URL_PATTERN)
+URL_MESSAGE = "请填写以 http:// 或 https:// 开头的接收地址（主机名或 IP 地址，可带端口和路径）"
+
+
+def receiver_url_problem(url: str) -> str | None:
+    return None if _RECEIVER_URL.fullmatch(url) else URL_MESSAGE
+
+
 def _check(data: dict, fmt: str) -> None:
+    if "url" in data and (problem := receiver_url_problem(data["url"])):
+        raise ValidationFailed({"url": [problem]})
     events = data.get("events")
     if events is None:
         return

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
 from api.openapi import CURSOR_PATTERN
+from service.delivery import RECEIVER_URL_PATTERN, receiver_url_problem
 from service.pagination import decode_cursor, encode_cursor
 from tests.helpers import API, assert_problem
 
@@ -167,3 +168,29 @@ def test_the_request_examples_are_bodies_the_routes_take(spec):
     for operation_id, loader in loaders.items():
         assert shown[operation_id]["requestBody"]["content"]["application/json"]["example"] == EXAMPLES[operation_id]
         loader.load(EXAMPLES[operation_id])  # raises if the example would be refused
+
+
+# ---- the document and the service agree: what the document admits is taken, what it excludes is refused ----------
+def _pattern(spec, schema: str, prop: str) -> str:
+    return spec["components"]["schemas"][schema]["properties"][prop]["pattern"]
+
+
+def test_the_receiver_url_rule_is_declared(client, tokens, spec):
+    for schema in ("SubscriptionIn", "SubscriptionPatch"):
+        assert _pattern(spec, schema, "url") == RECEIVER_URL_PATTERN
+    body = {"name": "部门系统", "events": ["rating.bad"], "format": "webhook"}
+    for url in ("", "ftp://example.org/hook", "http://", "http://exa mple.org/", "https://-bad.example/",
+                "http://example.org:0/", "http://example.org:65536/", "example.org/hook"):
+        assert not re.fullmatch(RECEIVER_URL_PATTERN, url), url
+        problem = assert_problem(client.post(f"{API}/subscriptions", json={**body, "url": url},
+                                             headers=tokens["admin"]), 422, "validation_error")
+        assert list(problem["errors"]) == ["url"]
+    for url in ("http://127.0.0.1:8080/hook", "https://gov.example.cn/api/events?k=1", "http://receiver"):
+        made = client.post(f"{API}/subscriptions", json={**body, "url": url}, headers=tokens["admin"])
+        assert made.status_code == 201, made.get_json()
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.from_regex(RECEIVER_URL_PATTERN, fullmatch=True).filter(lambda url: len(url) <= 500))
+def test_every_receiver_url_the_pattern_admits_is_taken(url):
+    assert receiver_url_problem(url) is None
