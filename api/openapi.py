@@ -253,6 +253,24 @@ EXAMPLES = {
 }
 
 
+def _nullable_objects(node) -> None:
+    """apispec writes a nullable nested schema (OpenAPI 3.0) as anyOf [{type: object, nullable: true}, {$ref}]: its
+    first branch admits any object at all. Written as the schema or null instead: {nullable: true, allOf: [{$ref}]}."""
+    if isinstance(node, dict):
+        branches = node.get("anyOf")
+        if isinstance(branches, list) and len(branches) == 2:
+            refs = [b for b in branches if set(b) == {"$ref"}]
+            loose = [b for b in branches if b == {"type": "object", "nullable": True}]
+            if refs and loose:
+                del node["anyOf"]
+                node.update({"nullable": True, "allOf": refs})
+        for value in node.values():
+            _nullable_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            _nullable_objects(value)
+
+
 def _declare_enums(schemas: dict) -> None:
     for name, schema in schemas.items():
         if name.endswith("Query") or name.endswith("In"):
@@ -285,6 +303,8 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
         "description": "其他错误（problem+json）", "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
 
     _declare_enums(schemas)
+    _nullable_objects(doc)
+    schemas["SyncIn"]["properties"]["walkthroughs"]["maxItems"] = app.config["SYNC_MAX_BATCH"]
     for path, item in doc["paths"].items():
         path_parameters = item.get("parameters", [])
         for method, operation in item.items():

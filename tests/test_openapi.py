@@ -194,3 +194,39 @@ def test_the_receiver_url_rule_is_declared(client, tokens, spec):
 @given(st.from_regex(RECEIVER_URL_PATTERN, fullmatch=True).filter(lambda url: len(url) <= 500))
 def test_every_receiver_url_the_pattern_admits_is_taken(url):
     assert receiver_url_problem(url) is None
+
+
+def _walk(node, path=()):
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, (*path, index))
+
+
+def test_a_nullable_object_is_its_schema_or_null_never_any_object(spec):
+    """A nullable nested schema was written as anyOf [any object, the schema]: any object fitted, so a generator sent
+    `citizen: {"x": 1}` as valid and the service refused it."""
+    for path, node in _walk(spec):
+        for branch in node.get("anyOf", []):
+            assert not (branch.get("type") == "object" and "properties" not in branch and "$ref" not in branch
+                        and "additionalProperties" not in branch), path
+    citizen = spec["components"]["schemas"]["WalkthroughIn"]["properties"]["citizen"]
+    assert citizen == {"nullable": True, "allOf": [{"$ref": "#/components/schemas/CitizenIn"}]}
+
+
+def test_a_sync_batch_takes_any_records_and_declares_its_size(spec, app):
+    """Each record is validated on its own (a bad one comes back `rejected`, the others are stored, 200), so the batch
+    takes any JSON values; the record's own shape is WalkthroughIn, offered first. The batch size is declared."""
+    batch = spec["components"]["schemas"]["SyncIn"]["properties"]["walkthroughs"]
+    assert batch["maxItems"] == app.config["SYNC_MAX_BATCH"]
+    assert batch["items"]["anyOf"][0] == {"$ref": "#/components/schemas/WalkthroughIn"}
+    assert set(batch["items"]["anyOf"][1]) <= {"description"}
+
+
+def test_the_rectification_poll_declares_exactly_its_filters(spec):
+    poll = spec["paths"]["/api/v1/rectifications"]["get"]
+    assert {p["name"] for p in poll["parameters"]} == {"hall", "list", "status", "overdue", "source", "updated_since",
+                                                        "cursor", "limit", "If-None-Match"}

@@ -121,9 +121,12 @@ class SyncRecords(fields.Field):
 
 
 class SyncIn(BaseSchema):
+    # Any JSON value is a record the batch takes: one that does not fit WalkthroughIn comes back `rejected` with its
+    # errors while the others are stored (200), so the document offers WalkthroughIn first and admits anything.
     walkthroughs = SyncRecords(required=True, metadata={
-        "description": "走流程记录数组（每条的结构同 POST /walkthroughs），每批条数上限见 SYNC_MAX_BATCH",
-        "type": "array", "items": {"$ref": "#/components/schemas/WalkthroughIn"}})
+        "description": "走流程记录数组，每条的结构同 POST /walkthroughs；不符合的记录单独以 rejected 返回，其余照常保存",
+        "type": "array", "items": {"anyOf": [{"$ref": "#/components/schemas/WalkthroughIn"},
+                                             {"description": "其他值：该条记录以 rejected 返回"}]}})
 
 
 class SyncResult(BaseSchema):
