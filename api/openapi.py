@@ -14,58 +14,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from service.rectification import RESOLUTIONS, STATUSES
-from service.vocab import HALL_LEVELS, LEVELS, SEVERITIES, WALKTHROUGH_MODES, WALKTHROUGH_STATUSES
-from service.walkthrough_sync import CREATED, REJECTED, UNCHANGED, UPDATED
+from .contract import BEYOND_SCHEMA, ENUMS, EXAMPLES, HEADERS, ROLE_LABELS, SCHEMA_ENUMS, SERVICE_CODES, STATUS_TEXT
+from .errors import FIELD_LABELS
 
 PROBLEM = "application/problem+json"
 WRITE_METHODS = ("post", "put", "patch", "delete")
 MONTH_PATTERN = r"^20\d{2}-(0[1-9]|1[0-2])$"
 NO_NUL_PATTERN = r"^[^\x00]*$"
-ROLE_LABELS = {"public": "公开接口，无需令牌", "staff": "需要工作人员（staff）及以上角色的令牌",
-               "supervisor": "需要督办人员（supervisor）及以上角色的令牌", "admin": "需要管理员（admin）令牌"}
-STATUS_TEXT = {400: "请求格式不正确", 401: "缺少或无效的访问令牌", 403: "当前角色无权执行此操作",
-               404: "资源不存在，或不在调用者的权限范围内", 409: "与当前状态冲突", 412: "If-Match 版本不一致",
-               413: "请求体过大", 422: "数据未通过校验", 429: "请求过于频繁（见 Retry-After）"}
-
-# What a single service function refuses beyond the generic rules, by operationId: {status: [codes]}.
-SERVICE_CODES = {
-    "postCases": {409: ["case_conflict"]},
-    "postRatings": {409: ["already_rated", "rating_window_closed", "idempotency_key_reused"],
-                    422: ["invalid_rating_token"], 429: ["rate_limited"]},
-    "getRatingById": {429: ["rate_limited"]},
-    "postAnswerSatisfaction": {409: ["no_rectification", "not_answered", "already_answered"],
-                               429: ["rate_limited"]},
-    "postWalkthroughs": {409: ["walkthrough_submitted"]},
-    "postSync": {422: ["batch_too_large"]},
-    "postItemActions": {403: ["forbidden"], 409: ["action_not_allowed", "appeal_window_closed"], 412: ["version_mismatch"],
-                        422: ["feedback_required"]},
-    "postHalls": {409: ["duplicate"]},
-    "postWindows": {409: ["duplicate"]},
-    "postItems": {409: ["duplicate"]},
-    "postTags": {409: ["duplicate"]},
-    "postDeactivate": {409: ["cannot_deactivate_self", "actor_inactive"]},
-    "postRotate": {409: ["account_inactive"]},
-    "postDeliveryRetry": {409: ["not_retryable"]},
-    "postFollowUp": {409: ["already_followed_up", "rating_window_closed"]},
-    "getItemContact": {404: ["no_contact"]},
-}
-# Header parameters the service reads, by operationId (those a view already declares keep their own text).
-HEADERS = {
-    "postRatings": [
-        # Spaces only inside the key: HTTP drops them at the ends of a header value.
-        {"in": "header", "name": "Idempotency-Key",
-         "schema": {"type": "string", "pattern": r"^[\x21-\x7e]([\x20-\x7e]{0,62}[\x21-\x7e])?$"},
-         "description": "幂等键（1–64 个可打印 ASCII 字符）：同一键、同一内容的重试返回第一次的结果"},
-        {"in": "header", "name": "X-Client-Id", "schema": {"type": "string", "maxLength": 128},
-         "description": "客户端标识（小程序、评价器）：与来源地址一起决定限流和幂等键的作用域"},
-    ],
-    "postItemActions": [
-        {"in": "header", "name": "If-Match",
-         "schema": {"type": "string", "pattern": r'^([0-9]{1,15}|"[0-9]{1,15}"|W/"[0-9]{1,15}")$'},
-         "description": "事项的 version（3、\"3\" 或 W/\"3\"）；与当前版本不一致时返回 412，格式不对返回 400"},
-    ],
-}
 
 
 def _cursor_pattern() -> str:
@@ -219,40 +174,6 @@ def _no_nul_in_text(node) -> None:
             _no_nul_in_text(value)
 
 
-# The closed vocabularies of the answers, so a generated client gets enums: by property, or by (schema, property)
-# where the same name means different things (an item's status is not a walkthrough's).
-_ENUMS = {
-    "severity": list(SEVERITIES),
-    "mode": list(WALKTHROUGH_MODES),
-    "outcome": [CREATED, UPDATED, UNCHANGED, REJECTED],
-    "resolution": list(RESOLUTIONS),
-    "state_family": ["open", "closed"],
-}
-_SCHEMA_ENUMS = {
-    "level": {("RatingOut", "RatingDetail", "RatingCreated"): [name for name, _ in LEVELS.values()],
-              ("HallOut", "HallDetail", "HallIn", "HallPatch"): list(HALL_LEVELS)},
-    "status": {("RectificationOut", "RectificationDetail", "RectificationBrief"): list(STATUSES),
-               ("WalkthroughSummary", "WalkthroughOut"): list(WALKTHROUGH_STATUSES)},
-}
-
-
-# What a client author copies first: one valid body for each main request.
-EXAMPLES = {
-    "postRatings": {"rating_token": "3q2w9e8r7t6y5u4i3o2p1a0s9d8f7g6h", "score": 1, "channel": "miniprogram",
-                    "tags": ["QUEUE"], "comment": "排队太久", "anonymous": False, "name": "张三", "phone": "13812345678"},
-    "postCases": {"case_no": "BJ20261201001", "hall": "HZ-XC", "item": "SB-001", "window": "04", "staff_no": "A012",
-                  "completed_at": "2026-12-01T10:30:00+08:00"},
-    "postItemActions": {"action": "verify", "resolution": "immediate", "callback_note": "已电话回访，群众反映属实"},
-    "postWalkthroughs": {"id": "5b0b5a54-0c2e-4a3e-9d1e-6f6c0a6f4e21", "hall": "HZ-XC", "item": "SB-001",
-                         "mode": "accompany", "observer": {"name": "李四", "title": "副局长"},
-                         "started_at": "2026-12-01T09:00:00+08:00", "ended_at": "2026-12-01T10:10:00+08:00",
-                         "status": "submitted", "findings": [
-                             {"id": "0d9a7e1c-2b4f-4c8a-b1e2-3f4a5b6c7d8e", "step": "wait", "category": "time_limit",
-                              "description": "取号后等候 45 分钟", "severity": "medium", "needs_rectification": True,
-                              "wait_minutes": 45}]},
-}
-
-
 def _nullable_objects(node) -> None:
     """apispec writes a nullable nested schema (OpenAPI 3.0) as anyOf [{type: object, nullable: true}, {$ref}]: its
     first branch admits any object at all. Written as the schema or null instead: {nullable: true, allOf: [{$ref}]}."""
@@ -278,20 +199,16 @@ def _declare_enums(schemas: dict) -> None:
         for prop, spec in schema.get("properties", {}).items():
             if spec.get("type") != "string" or "enum" in spec:
                 continue
-            values = _ENUMS.get(prop)
-            for names, candidates in _SCHEMA_ENUMS.get(prop, {}).items():
+            values = ENUMS.get(prop)
+            for names, candidates in SCHEMA_ENUMS.get(prop, {}).items():
                 if name in names:
                     values = candidates
             if values is not None:
                 spec["enum"] = values + [None] if spec.get("nullable") else values
 
 
-def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
-    """The document flask-smorest built, completed (a new dict; the input is not changed)."""
-    doc = copy.deepcopy(spec)
-    views = _views(app, prefix)
-    schemas = doc["components"]["schemas"]
-    problem = schemas["Problem"]
+def _problem_schema(doc: dict) -> None:
+    problem = doc["components"]["schemas"]["Problem"]
     problem["additionalProperties"] = True
     problem.setdefault("required", ["type", "title", "status", "code", "detail"])
     problem["properties"]["current_version"] = {
@@ -302,6 +219,59 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
     doc["components"]["responses"] = {"DEFAULT_ERROR": {
         "description": "其他错误（problem+json）", "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}}
 
+
+def _parameters(operation: dict, operation_id: str) -> None:
+    """The headers the service reads, and the patterns of months and cursors."""
+    declared = {p["name"] for p in operation.get("parameters", [])}
+    for header in HEADERS.get(operation_id, []):
+        if header["name"] in declared:
+            current = next(p for p in operation["parameters"] if p["name"] == header["name"])
+            current["schema"] = header["schema"]
+        else:
+            operation.setdefault("parameters", []).append(dict(header))
+    for parameter in operation.get("parameters", []):
+        if parameter["name"] in ("period", "month") and parameter.get("in") == "query":
+            parameter["schema"]["pattern"] = MONTH_PATTERN
+        if parameter["name"] == "cursor" and parameter.get("in") == "query":
+            parameter["schema"]["pattern"] = CURSOR_PATTERN
+
+
+def _beyond_schema(response: dict, operation_id: str) -> None:
+    """The 422s a request valid by the document can still get (api/contract.BEYOND_SCHEMA): listed in words in the
+    description, and for programs as x-rules-beyond-schema (field → rule) under the flag x-refused-beyond-schema."""
+    rules = BEYOND_SCHEMA.get(operation_id)
+    if not rules:
+        return
+    listed = "；".join(f"{FIELD_LABELS.get(field, field)}（{field}）：{rule}" for field, rule in rules.items())
+    response["description"] += f"。以下规则取决于已存数据、当前时间或几个字段之间的关系，schema 无法表达：{listed}"
+    response["x-refused-beyond-schema"] = True
+    response["x-rules-beyond-schema"] = dict(rules)
+
+
+def _responses(operation: dict, operation_id: str, codes: dict) -> None:
+    for status, extra in SERVICE_CODES.get(operation_id, {}).items():
+        codes[status] = [*codes.get(status, []), *[c for c in extra if c not in codes.get(status, [])]]
+    responses = operation["responses"]
+    for status in sorted(codes):
+        responses[str(status)] = _problem_response(status, codes[status], STATUS_TEXT[status])
+    _beyond_schema(responses["422"], operation_id)
+    responses["default"] = {"$ref": "#/components/responses/DEFAULT_ERROR"}
+
+
+def _required_patch_body(operation: dict) -> None:
+    """A PATCH that changes nothing is refused (api/hooks.py): the body is required and not empty."""
+    body = operation["requestBody"]
+    body["required"] = True
+    for media in body["content"].values():
+        media["schema"] = {"allOf": [media["schema"]], "minProperties": 1}
+
+
+def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
+    """The document flask-smorest built, completed (a new dict; the input is not changed)."""
+    doc = copy.deepcopy(spec)
+    views = _views(app, prefix)
+    schemas = doc["components"]["schemas"]
+    _problem_schema(doc)
     _declare_enums(schemas)
     _nullable_objects(doc)
     schemas["SyncIn"]["properties"]["walkthroughs"]["maxItems"] = app.config["SYNC_MAX_BATCH"]
@@ -320,31 +290,11 @@ def complete(spec: dict, app: Flask, prefix: str, converter=None) -> dict:
             _lost_media_types(operation, handler)
             summary = operation.get("summary") or operation_id
             operation["description"] = operation.get("description") or f"{summary}。{ROLE_LABELS[access]}。"
-            declared = {p["name"] for p in operation.get("parameters", [])}
-            for header in HEADERS.get(operation_id, []):
-                if header["name"] in declared:
-                    current = next(p for p in operation["parameters"] if p["name"] == header["name"])
-                    current["schema"] = header["schema"]
-                else:
-                    operation.setdefault("parameters", []).append(dict(header))
-            for parameter in operation.get("parameters", []):
-                if parameter["name"] in ("period", "month") and parameter.get("in") == "query":
-                    parameter["schema"]["pattern"] = MONTH_PATTERN
-                if parameter["name"] == "cursor" and parameter.get("in") == "query":
-                    parameter["schema"]["pattern"] = CURSOR_PATTERN
-            codes = _error_codes(path, method, operation, access, schemas, path_parameters)
-            for status, extra in SERVICE_CODES.get(operation_id, {}).items():
-                codes[status] = [*codes.get(status, []), *[c for c in extra if c not in codes.get(status, [])]]
+            _parameters(operation, operation_id)
+            codes = _error_codes(path, method, operation, access, schemas, path_parameters)  # reads the body as built
             if method == "patch" and "requestBody" in operation:
-                # A PATCH that changes nothing is refused (api/hooks.py): the body is required and not empty.
-                body = operation["requestBody"]
-                body["required"] = True
-                for media in body["content"].values():
-                    media["schema"] = {"allOf": [media["schema"]], "minProperties": 1}
-            responses = operation["responses"]
-            for status in sorted(codes):
-                responses[str(status)] = _problem_response(status, codes[status], STATUS_TEXT[status])
-            responses["default"] = {"$ref": "#/components/responses/DEFAULT_ERROR"}
+                _required_patch_body(operation)
+            _responses(operation, operation_id, codes)
             _no_nul_in_text(operation.get("parameters", []))
     _no_nul_in_text(schemas)
     return doc

@@ -45,7 +45,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 RECEIVER_URL_PATTERN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?(?:/[!-~]*)?$"
 _RECEIVER_URL = re.compile(RECEIVER_URL_PATTERN)
-URL_MESSAGE = "请填写以 http:// 或 https:// 开头的接收地址（主机名或 IP 地址，可带端口和路径）"
+URL_MESSAGE = "接收地址格式不正确，请填写完整的网址（含协议和主机名，可带端口和路径）"
 
 
 def receiver_url_problem(url: str) -> str | None:

@@ -63,8 +63,8 @@ def messages_of(problem: dict) -> list[str]:
 
 def foreign_words(text: str, echoed=()) -> list[str]:
     """The ASCII words of a message meant for a person, beyond the request's own values and PROTOCOL_WORDS."""
+    for word in PROTOCOL_WORDS:  # first: a one-letter value quoted back ("N") must not cut "JSON" into "JSO"
+        text = text.replace(word, " ")
     for value in sorted({v for v in echoed if v}, key=len, reverse=True):
         text = text.replace(value, " ")
-    for word in PROTOCOL_WORDS:
-        text = text.replace(word, " ")
     return _ASCII_WORD.findall(text)

@@ -142,3 +142,12 @@ def test_the_rule_sees_codes_and_lets_quoted_values_through():
     assert foreign_words("未知的大厅编码：NOPE", ["NOPE"]) == []
     assert foreign_words("时间必须带时区，例如 2026-11-25T09:30:00+08:00") == []
     assert foreign_words("If-Match 必须是版本号，例如 3") == []
+    assert foreign_words("请求体必须是 JSON 对象", ["N"]) == []
+
+
+def test_a_bad_receiver_address_is_worded_in_chinese(client, tokens):
+    body = {"name": "部门系统", "url": "ftp://example.org/hook", "events": ["rating.bad"], "format": "webhook"}
+    problem = assert_problem(client.post(f"{API}/subscriptions", json=body, headers=tokens["admin"]), 422)
+    assert_chinese_only(problem, body)
+    problem = assert_problem(client.post(f"{API}/subscriptions", json={**body, "url": ""}, headers=tokens["admin"]), 422)
+    assert_chinese_only(problem, body)

@@ -2,6 +2,7 @@
 every error it can answer declared as problem+json with its codes, headers and value formats declared; and it is
 browsable at /api/v1/docs from assets the app serves itself."""
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
+from api.contract import BEYOND_SCHEMA
 from api.openapi import CURSOR_PATTERN
 from service.delivery import RECEIVER_URL_PATTERN, receiver_url_problem
 from service.pagination import decode_cursor, encode_cursor
@@ -155,7 +157,7 @@ def test_docs_page_is_served_with_its_own_assets(client):
 
 def test_the_request_examples_are_bodies_the_routes_take(spec):
     """The examples a client author copies first are valid for the schemas the routes load them with."""
-    from api.openapi import EXAMPLES
+    from api.contract import EXAMPLES
     from api.schemas.ratings import CaseIn, RatingIn
     from api.schemas.rectification import ActionIn
     from api.schemas.walkthroughs import WalkthroughIn
@@ -230,3 +232,32 @@ def test_the_rectification_poll_declares_exactly_its_filters(spec):
     poll = spec["paths"]["/api/v1/rectifications"]["get"]
     assert {p["name"] for p in poll["parameters"]} == {"hall", "list", "status", "overdue", "source", "updated_since",
                                                         "cursor", "limit", "If-None-Match"}
+
+
+def test_refusals_beyond_the_schema_are_declared_on_real_fields(spec):
+    """Each rule the schema cannot state names a field the operation really takes (a parameter or a body property),
+    is listed in the 422's description, and is flagged for the schemathesis run (schemathesis.toml)."""
+    schemas = spec["components"]["schemas"]
+    flagged = set()
+    for _, _, operation, parameters in operations(spec):
+        response = operation["responses"]["422"]
+        if not response.get("x-refused-beyond-schema"):
+            assert "x-rules-beyond-schema" not in response
+            continue
+        flagged.add(operation["operationId"])
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        ref = (body.get("$ref") or next((part["$ref"] for part in body.get("allOf", []) if "$ref" in part), ""))
+        taken = {p["name"] for p in parameters} | set(schemas.get(ref.rpartition("/")[2], {}).get("properties", {}))
+        rules = response["x-rules-beyond-schema"]
+        assert rules and set(rules) <= taken, (operation["operationId"], set(rules) - taken)
+        assert all(f"（{field}）：{rule}" in response["description"] for field, rule in rules.items())
+    assert flagged == set(BEYOND_SCHEMA)
+
+
+def test_the_schemathesis_run_accepts_those_422s_by_the_flag_alone():
+    config = tomllib.loads((ROOT / "schemathesis.toml").read_text())
+    assert config["hooks"] == "tests.contract_checks"
+    [rule] = config["operations"]
+    assert rule["include-by"] == "/responses/422/x-refused-beyond-schema == true"
+    statuses = rule["checks"]["positive_data_acceptance"]["expected-statuses"]
+    assert statuses == ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]  # schemathesis's own, and 422
