@@ -7,7 +7,7 @@ bench/fuzz, or a client author's own `schemathesis run …/openapi.json --checks
   `errors`, and a sync result's `errors`) is Chinese, as tests/test_error_texts.py requires of its own requests.
 - `refusals_beyond_the_schema_are_declared`: a request valid by the document may still be a 422, for a rule the
   document cannot state (stored data, the clock, two fields together), only where the operation declares that
-  rule (`x-refusals-beyond-schema`), and only on the fields it names.
+  rule (its 422's `x-rules-beyond-schema`), and only on the fields it names.
 - The run's own account is never rotated (FUZZ_OWN_ACCOUNT_ID): the new token would end the run's authentication,
   and every later request would be a 401 telling nothing.
 """
@@ -16,8 +16,6 @@ import os
 import schemathesis
 
 from tests.helpers import foreign_words, messages_of, request_strings
-
-BEYOND = "x-refusals-beyond-schema"
 
 
 def _json(response):
@@ -59,7 +57,8 @@ def refusals_beyond_the_schema_are_declared(ctx, response, case):
     meta = case.meta
     if response.status_code != 422 or meta is None or not meta.generation.mode.is_positive:
         return None
-    declared = case.operation.definition.raw.get(BEYOND, {})
+    response_422 = case.operation.definition.raw.get("responses", {}).get("422", {})
+    declared = response_422.get("x-rules-beyond-schema", {})
     body = _json(response) or {}
     fields = set(body.get("errors") or {}) if isinstance(body, dict) else set()
     undeclared = fields - set(declared) if fields else {"(no errors)"}
