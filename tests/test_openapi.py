@@ -262,3 +262,15 @@ def test_the_schemathesis_run_accepts_those_422s_by_the_flag_alone():
     statuses = rule["checks"]["positive_data_acceptance"]["expected-statuses"]
     # schemathesis's own, with 422 (the declared rules) and 412 (an If-Match naming another version than the stored)
     assert statuses == ["2xx", "3xx", "401", "403", "404", "409", "412", "422", "429", "5xx"]
+
+
+@pytest.mark.parametrize("schema, prop", [("AccountIn", "name"), ("ObserverIn", "name"), ("FindingIn", "description")])
+def test_text_that_must_not_be_blank_says_so(spec, schema, prop):
+    """The service refuses a name or description of spaces only (str.strip()); the pattern says the same, and
+    Python's \\s is exactly what str.strip() removes, so a generator reading it agrees with the service."""
+    pattern = _pattern(spec, schema, prop)
+    for blank in (" ", "\u3000", "\x85", "\t\n"):
+        assert not re.fullmatch(pattern, blank) and not blank.strip()
+    for text in ("张三", " 张三 ", "a"):
+        assert re.fullmatch(pattern, text)
+    assert not re.fullmatch(pattern, "张\x00三")

@@ -3,7 +3,7 @@ from marshmallow import fields, validate
 
 from service.vocab import ROLES, one_of
 
-from .common import BaseSchema, LocalDateTime, PageQuery, QueryBoolean, code_field
+from .common import NOT_BLANK, BaseSchema, LocalDateTime, PageQuery, QueryBoolean, code_field
 
 _role = validate.OneOf(list(ROLES), error=one_of("角色", ROLES))
 _role_doc = "、".join(f"{k} {v}" for k, v in ROLES.items())
@@ -37,4 +37,5 @@ class AccountQuery(PageQuery):
 class AccountIn(BaseSchema):
     role = fields.String(required=True, validate=_role, metadata={"description": _role_doc})
     hall = code_field(allow_none=True, metadata={"description": "所属大厅编码；工作人员和监管账号必填"})
-    name = fields.String(required=True, validate=validate.Length(1, 100, error="账号名称长度应在 1 到 100 个字之间"))
+    name = fields.String(required=True, validate=validate.Length(1, 100, error="账号名称长度应在 1 到 100 个字之间"),
+                         metadata=NOT_BLANK)  # the service refuses a blank name

@@ -100,6 +100,10 @@ class LocalDateTime(fields.AwareDateTime):
 
 
 LIMIT_MESSAGE = "每页条数必须在 1 到 200 之间"
+# Text that must hold more than spaces (a name, a description), as the service judges it with str.strip(). Python's
+# \s is the very set str.strip() removes, so a generator reading this pattern agrees with the service; NUL is
+# excluded too, as in every text of the document.
+NOT_BLANK = {"pattern": r"^[^\x00]*[^\s\x00][^\x00]*$"}
 
 
 def code_field(**kw):

@@ -15,7 +15,7 @@ from service.vocab import (
 from service.walkthrough_sync import Invalid
 
 from ..errors import validation_problem
-from .common import BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery
+from .common import NOT_BLANK, BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery
 
 MAX_FINDINGS = 100
 MAX_MINUTES = 1440
@@ -55,7 +55,7 @@ class ClientId(fields.UUID):
 
 
 class ObserverIn(BaseSchema):
-    name = fields.String(required=True, validate=[_text(1, 50, "体验人姓名"), _not_blank],
+    name = fields.String(required=True, validate=[_text(1, 50, "体验人姓名"), _not_blank], metadata=NOT_BLANK,
                          error_messages={"required": "请填写体验人姓名"})
     title = fields.String(allow_none=True, validate=validate.Length(max=50, error="职务长度不能超过 50 个字"))
 
@@ -68,7 +68,7 @@ class FindingIn(BaseSchema):
     id = ClientId(required=True)
     step = fields.String(required=True, validate=_one_of(STEPS, "办事环节"))
     category = fields.String(required=True, validate=_one_of(FINDING_CATEGORIES, "问题类别"))
-    description = fields.String(required=True, validate=[_text(1, 2000, "问题描述"), _not_blank])
+    description = fields.String(required=True, validate=[_text(1, 2000, "问题描述"), _not_blank], metadata=NOT_BLANK)
     severity = fields.String(required=True, validate=_one_of(SEVERITIES, "严重程度"))
     suggestion = fields.String(allow_none=True, validate=validate.Length(max=2000, error="建议长度不能超过 2000 个字"))
     needs_rectification = Boolean(required=True)
