@@ -85,6 +85,9 @@ def test_report_and_feedback_open_with_the_session_but_the_api_stays_bearer_only
     report = client.get("/console/reports/monthly")
     assert report.status_code == 200 and report.mimetype == "text/html"
     assert client.get("/api/v1/reports/monthly?format=html").status_code == 401
+    bad_month = client.get("/console/reports/monthly?month=2026/05")
+    assert bad_month.status_code == 422 and "月份应为四位年份和两位月份" in bad_month.get_data(as_text=True)
+    assert "YYYY" not in bad_month.get_data(as_text=True)
     walk = make_walkthrough()
     feedback = client.get(f"/console/walkthroughs/{walk.id}/feedback")
     assert feedback.status_code == 200 and "体验反馈表" in feedback.get_data(as_text=True)

@@ -23,6 +23,7 @@ from service import (
 )
 from service.database import end_unit_of_work
 from service.errors import Conflict, NotFound, PreconditionFailed, Unauthorized, ValidationFailed
+from service.inputs import MONTH_FORMAT_MESSAGE
 from service.timeutil import local_date, now
 
 from .. import printable
@@ -213,7 +214,7 @@ def item_action(item_id):
 def monthly_report():
     month = request.args.get("month") or None
     if month is not None and not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
-        return error_page(422, "月份格式应为 YYYY-MM")
+        return error_page(422, MONTH_FORMAT_MESSAGE)
     report = reports.monthly(g.principal, hall=request.args.get("hall") or None, month=month)
     # The same page as GET /api/v1/reports/monthly?format=html (api/reports.py), for the signed-in browser.
     return printable.monthly_report(report)
