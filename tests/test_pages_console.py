@@ -171,7 +171,7 @@ def test_a_rejected_walkthrough_comes_back_with_its_errors_beside_the_fields(cli
     body = page.get_data(as_text=True)
     assert page.status_code == 422 and "记录未保存" in body
     # The blank row is dropped; the rows are numbered as the errors number them.
-    assert re.search(r'id="err-findings-0-step">办事环节必须是以下之一', body) and 'name="findings-1-id"' not in body
+    assert re.search(r'id="err-findings-0-step">办事环节只能是以下之一', body) and 'name="findings-1-id"' not in body
     assert 'id="findings-0-step" name="findings-0-step" aria-describedby="err-findings-0-step" aria-invalid="true"' \
         in body and "缴费窗口无人" in body
     assert client.get(f"/api/v1/walkthroughs/{data['id']}", headers=tokens["staff"]).status_code == 404
