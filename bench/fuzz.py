@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,8 @@ def main() -> int:
     if errors:
         print(f"gunicorn logged {len(errors)} tracebacks ({tmp / 'gunicorn.log'})", file=sys.stderr)
         return 1
+    if status == 0:
+        shutil.rmtree(tmp)  # kept after a failure: the database, the log and the run's configuration
     return status
 
 
