@@ -77,6 +77,8 @@ def load_config(app, overrides: dict | None = None) -> None:
         "DELIVERY_BACKOFF_BASE_SECONDS": _env_int("DELIVERY_BACKOFF_BASE_SECONDS", 30),
         "DELIVERY_BACKOFF_MAX_SECONDS": _env_int("DELIVERY_BACKOFF_MAX_SECONDS", 6 * 3600),
         "DELIVERY_FANOUT_LOOKBACK_IDS": _env_int("DELIVERY_FANOUT_LOOKBACK_IDS", 1000),
+        # The delivery threads' nice value (Linux): the intake keeps the CPU first when the machine is busy.
+        "DELIVERY_NICE": _env_int("DELIVERY_NICE", 10),
     }
     secret = os.environ.get("SECRET_KEY")
     pii_key = os.environ.get("PII_KEY")

@@ -14,9 +14,13 @@ had up to a batch acknowledged but not recorded: those events are sent again, wi
 import hashlib
 import hmac
 import json
+import logging
 import math
+import os
 import random
 import select as io_select
+import sys
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -36,9 +40,11 @@ from .security import decrypt
 from .sqlutil import insert
 from .timeutil import iso, now
 
+log = logging.getLogger(__name__)
 USER_AGENT = "hall-feedback-events/1"
 RECORD_EVERY_SECONDS = 0.1  # a slow receiver's acknowledgements are recorded one by one
 MAX_ANSWER_BYTES = 64 * 1024  # read of a receiver's answer; a longer one ends the connection
+CONNECT_TIMEOUT_SECONDS = 3
 
 
 def _config(name: str):
@@ -97,6 +103,16 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
+class Answer(NamedTuple):
+    code: int | None  # None: no answer (timeout, connection refused, closed or reset)
+    error: str
+    reached: bool = True  # False: not even connected (refused, no route, name or TLS failure, connect timeout)
+
+    @property
+    def ok(self) -> bool:
+        return self.code is not None and 200 <= self.code < 300
+
+
 class Connection:
     """One keep-alive HTTP/1.1 connection to a receiver, for a subscription's turn (http.client: a few times
     cheaper per request than a requests Session). HTTPS verifies the certificate against the system's CAs;
@@ -110,11 +126,22 @@ class Connection:
         self.http = (HTTPSConnection if https else HTTPConnection)(
             parts.hostname, parts.port or (443 if https else 80), timeout=timeout)
 
-    def post(self, headers: dict, body: bytes) -> tuple[int | None, str]:
-        """(status code or None, error text); never raises for the receiver's faults."""
+    def post(self, headers: dict, body: bytes) -> Answer:
+        """The receiver's answer; never raises for the receiver's faults."""
         http = self.http
         if http.sock is not None and io_select.select([http.sock], [], [], 0)[0]:
             http.close()  # the receiver closed the idle connection (or sent something unasked): start afresh
+        if http.sock is None:
+            try:
+                http.timeout = min(self.timeout, CONNECT_TIMEOUT_SECONDS)
+                http.connect()
+                http.sock.settimeout(self.timeout)
+            except TimeoutError:
+                http.close()
+                return Answer(None, f"连接超时（{http.timeout} 秒）", reached=False)
+            except OSError as exc:
+                http.close()
+                return Answer(None, f"无法连接：{type(exc).__name__}", reached=False)
         try:
             http.request("POST", self.path, body=body, headers=headers)
             response = http.getresponse()
@@ -122,13 +149,13 @@ class Connection:
             if not response.isclosed():
                 http.close()
             code = response.status
-            return code, "" if 200 <= code < 300 else f"HTTP {code}"
+            return Answer(code, "" if 200 <= code < 300 else f"HTTP {code}")
         except TimeoutError:
             http.close()
-            return None, f"超时（{self.timeout} 秒）"
+            return Answer(None, f"超时（{self.timeout} 秒）")
         except (OSError, HTTPException) as exc:
             http.close()
-            return None, f"连接失败：{type(exc).__name__}"
+            return Answer(None, f"连接失败：{type(exc).__name__}")
 
     def close(self) -> None:
         self.http.close()
@@ -148,6 +175,16 @@ def _record_acks(acks: list[dict]) -> None:
         db.session.execute(_ACKED, acks)
         db.session.commit()
     acks.clear()
+
+
+def _record_unreachable(delivery_id: int, error: str) -> None:
+    """The receiver could not be reached at all: the error is noted on the delivery, which stays as it was (no
+    attempt spent, no backoff): the whole queue waits for the receiver, tried again every run, and goes out at once
+    when it is back."""
+    with writing():
+        db.session.execute(update(Delivery).where(Delivery.id == delivery_id, Delivery.status != "delivered")
+                           .values(last_attempt_at=now(), last_error=error))
+        db.session.commit()
 
 
 def _record_failure(delivery_id: int, sub_id: int, code: int | None, error: str) -> str:
@@ -257,7 +294,7 @@ def _headers(event, body: bytes, secret: str) -> dict:
 
 def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:
     """Work on one subscription until its queue is empty, its receiver fails, or the time is up."""
-    counts = {"delivered": 0, "failed": 0, "dead": 0}
+    counts = {"delivered": 0, "failed": 0, "dead": 0, "unreachable": 0}
     timeout = _config("DELIVERY_TIMEOUT_SECONDS")
     # The claim outlives the run's budget by a request's timeout and a margin; a killed deliverer's claim expires.
     sub = _claim(sub_id, holder, deadline - time.monotonic() + 2 * timeout + 5)
@@ -278,9 +315,9 @@ def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:
                     break
                 if due.subject in blocked:
                     continue
-                code, error = receiver.post(_headers(due.event, body, secret), body)
-                if code is not None and 200 <= code < 300:
-                    acks.append({"delivery": due.delivery_id, "code": code, "at": now()})
+                answer = receiver.post(_headers(due.event, body, secret), body)
+                if answer.ok:
+                    acks.append({"delivery": due.delivery_id, "code": answer.code, "at": now()})
                     held.pop(due.event_id, None)
                     counts["delivered"] += 1
                     if time.monotonic() - recorded >= RECORD_EVERY_SECONDS:
@@ -288,12 +325,17 @@ def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:
                         recorded = time.monotonic()
                     continue
                 _record_acks(acks)  # what was acknowledged before it is on record first
-                status = _record_failure(due.delivery_id, sub_id, code, error)
+                if not answer.reached:
+                    _record_unreachable(due.delivery_id, answer.error)
+                    counts["unreachable"] += 1
+                    stop = True
+                    break
+                status = _record_failure(due.delivery_id, sub_id, answer.code, answer.error)
                 counts["dead" if status == "dead" else "failed"] += 1
                 blocked.add(due.subject)
                 failed = True
-                if code is None or code == 410:
-                    stop = True  # unreachable, too slow, or gone: stop here, retry on schedule
+                if answer.code is None or answer.code == 410:
+                    stop = True  # too slow, dropped, or gone: stop here, retry on schedule
                     break
             _record_acks(acks)
             if stop or failed or last or not _still_active(sub_id):
@@ -304,6 +346,16 @@ def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:
         _record_acks(acks)  # acknowledged is acknowledged, whatever ended the turn
         _release(sub_id, holder)
     return counts
+
+
+def _lower_priority(nice: int) -> None:
+    """Run this delivery thread at a lower CPU priority (on Linux the nice value is per thread): when ratings pour
+    in and the CPU is busy, the intake goes first and delivery catches up afterwards."""
+    if nice > 0 and sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except OSError:
+            log.warning("could not lower the delivery thread's priority", exc_info=True)
 
 
 def _in_context(app, fn, *args):
@@ -322,15 +374,15 @@ def deliver(*, now: datetime, watermark: dict | None, holder: str | None = None)
     subs = [s for (s,) in db.session.execute(select(Subscription.id).where(
         Subscription.active.is_(True), Subscription.deleted_at.is_(None)).order_by(Subscription.id))]
     db.session.rollback()
-    counts = {"deliveries_created": made, "delivered": 0, "failed": 0, "dead": 0}
+    counts = {"deliveries_created": made, "delivered": 0, "failed": 0, "dead": 0, "unreachable": 0}
     if not subs:
         return counts, None
     # Unique per run: two runs (a CLI run beside the scheduler) never share a claim.
     holder = f"{holder or 'deliver'}:{uuid.uuid4().hex[:8]}"
     deadline = time.monotonic() + _config("DELIVERY_RUN_SECONDS")
     app = current_app._get_current_object()
-    with ThreadPoolExecutor(max_workers=min(len(subs), _config("DELIVERY_CONCURRENCY")),
-                            thread_name_prefix="deliver") as pool:
+    with ThreadPoolExecutor(max_workers=min(len(subs), _config("DELIVERY_CONCURRENCY")), thread_name_prefix="deliver",
+                            initializer=_lower_priority, initargs=(_config("DELIVERY_NICE"),)) as pool:
         for result in pool.map(lambda sid: _in_context(app, deliver_subscription, sid, holder, deadline), subs):
             for key, value in result.items():
                 counts[key] += value

@@ -83,13 +83,23 @@ def test_every_event_arrives_once_in_order_after_a_fault(client, tokens, receive
     assert time.monotonic() - started < 20  # each run is bounded: a dead receiver does not hold the job
     assert receiver.acknowledged() == []
     fresh()
-    failed = db.session.execute(select(Delivery).where(Delivery.status == "failed")).scalars().all()
-    assert failed and all(d.attempts >= 1 and d.next_attempt_at is not None for d in failed)
+    rows = db.session.execute(select(Delivery)).scalars().all()
     if fault == "down":
+        # Not even connected: no attempt is spent and nothing backs off; the first delivery carries the error.
+        assert all(d.status == "pending" and d.attempts == 0 for d in rows)
+        assert "无法连接：ConnectionRefusedError" in {d.last_error for d in rows}
+        runs = client.get(f"{API}/jobs", query_string={"job": "deliver_events"}, headers=tokens["admin"]).get_json()
+        assert [r["counts"]["unreachable"] for r in runs["items"]] == [1, 1, 1]
         receiver.up()
+    else:
+        failed = [d for d in rows if d.status == "failed"]
+        assert failed and all(d.attempts >= 1 and d.next_attempt_at is not None for d in failed)
     receiver.behaviour = "ok"
     expected = event_ids()
+    started = time.monotonic()
     deliver_until(lambda: len(receiver.acknowledged()) >= len(expected))
+    if fault == "down":
+        assert time.monotonic() - started < 1.5  # back: everything goes out in the next run, nothing waits a backoff
     deliver()
     assert_complete_and_ordered(receiver, sub["secret"], expected)
     assert db.session.execute(select(Delivery.status).distinct()).scalars().all() == ["delivered"]
