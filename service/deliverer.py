@@ -7,44 +7,36 @@ DELIVERY_MAX_ATTEMPTS; a 410 Gone switches the subscription off. One deliverer w
 dead receiver holds up neither the other receivers nor the other jobs. No database transaction is open while a
 request is in flight.
 
-Throughput: one keep-alive connection per subscription and run; the queue is read a batch at a time along the
+Throughput: one keep-alive connection per subscription and run (service/webhook.py); the queue is read a batch at a time along the
 (subscription, status, event) index; acknowledgements are recorded together, once per batch or every
 RECORD_EVERY_SECONDS, whichever comes first (a failure is recorded at once). So a deliverer that dies may have
 had up to a batch acknowledged but not recorded: those events are sent again, with the same ids."""
-import hashlib
-import hmac
 import json
 import logging
 import math
 import os
 import random
-import select as io_select
 import sys
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import NamedTuple
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import BigInteger, bindparam, literal, or_, select, update
 
 from models import Delivery, OutboxEvent, Subscription, db
 
-from . import delivery, provincial
+from . import delivery, provincial, webhook
 from .database import end_unit_of_work, writing
 from .security import decrypt
 from .sqlutil import insert
 from .timeutil import iso, now
 
 log = logging.getLogger(__name__)
-USER_AGENT = "hall-feedback-events/1"
 RECORD_EVERY_SECONDS = 0.1  # a slow receiver's acknowledgements are recorded one by one
-MAX_ANSWER_BYTES = 64 * 1024  # read of a receiver's answer; a longer one ends the connection
-CONNECT_TIMEOUT_SECONDS = 3
 
 
 def _config(name: str):
@@ -96,69 +88,6 @@ def envelope(event) -> dict:
 def render(event, fmt: str) -> bytes:
     payload = provincial.body(event) if fmt == "provincial" else envelope(event)
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode()
-
-
-def signature(secret: str, timestamp: int, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={timestamp},v1={mac}"
-
-
-class Answer(NamedTuple):
-    code: int | None  # None: no answer (timeout, connection refused, closed or reset)
-    error: str
-    reached: bool = True  # False: not even connected (refused, no route, name or TLS failure, connect timeout)
-
-    @property
-    def ok(self) -> bool:
-        return self.code is not None and 200 <= self.code < 300
-
-
-class Connection:
-    """One keep-alive HTTP/1.1 connection to a receiver, for a subscription's turn (http.client: a few times
-    cheaper per request than a requests Session). HTTPS verifies the certificate against the system's CAs;
-    redirects are not followed; no proxy is taken from the environment."""
-
-    def __init__(self, url: str, timeout: float):
-        parts = urlsplit(url)
-        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        https = parts.scheme == "https"
-        self.timeout = timeout
-        self.http = (HTTPSConnection if https else HTTPConnection)(
-            parts.hostname, parts.port or (443 if https else 80), timeout=timeout)
-
-    def post(self, headers: dict, body: bytes) -> Answer:
-        """The receiver's answer; never raises for the receiver's faults."""
-        http = self.http
-        if http.sock is not None and io_select.select([http.sock], [], [], 0)[0]:
-            http.close()  # the receiver closed the idle connection (or sent something unasked): start afresh
-        if http.sock is None:
-            try:
-                http.timeout = min(self.timeout, CONNECT_TIMEOUT_SECONDS)
-                http.connect()
-                http.sock.settimeout(self.timeout)
-            except TimeoutError:
-                http.close()
-                return Answer(None, f"连接超时（{http.timeout} 秒）", reached=False)
-            except OSError as exc:
-                http.close()
-                return Answer(None, f"无法连接：{type(exc).__name__}", reached=False)
-        try:
-            http.request("POST", self.path, body=body, headers=headers)
-            response = http.getresponse()
-            response.read(MAX_ANSWER_BYTES)
-            if not response.isclosed():
-                http.close()
-            code = response.status
-            return Answer(code, "" if 200 <= code < 300 else f"HTTP {code}")
-        except TimeoutError:
-            http.close()
-            return Answer(None, f"超时（{self.timeout} 秒）")
-        except (OSError, HTTPException) as exc:
-            http.close()
-            return Answer(None, f"连接失败：{type(exc).__name__}")
-
-    def close(self) -> None:
-        self.http.close()
 
 
 # ---- recording outcomes ------------------------------------------------------------------------------------------
@@ -286,66 +215,77 @@ def _batch(sub_id: int, held: dict, blocked: set, after: int, stamp: datetime) -
     return due, (max((e for e, _ in rows), default=after) if last else top), last
 
 
-def _headers(event, body: bytes, secret: str) -> dict:
-    return {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-            "X-Feedback-Event": event.type, "X-Feedback-Delivery": str(event.id),
-            "X-Feedback-Signature": signature(secret, int(time.time()), body)}
+class _Turn:
+    """One subscription's turn in a run: its receiver's connection, its held deliveries, the acknowledgements not yet
+    recorded, and what it counted."""
+
+    def __init__(self, sub: Subscription, deadline: float):
+        self.sub_id, self.fmt, self.deadline = sub.id, sub.format, deadline
+        self.secret = decrypt(sub.secret_enc)
+        self.receiver = webhook.Connection(sub.url, _config("DELIVERY_TIMEOUT_SECONDS"))
+        self.held, self.blocked, self.acks = _held(sub.id), set(), []
+        self.counts = {"delivered": 0, "failed": 0, "dead": 0, "unreachable": 0}
+
+    def send(self, batch: list[Due]) -> bool:
+        """POST the batch in order; whether the turn goes on (nothing failed, time left)."""
+        bodies = [(due, render(due.event, self.fmt)) for due in batch]
+        db.session.rollback()  # no transaction stays open while requests are in flight
+        recorded, go_on = time.monotonic(), True
+        for due, body in bodies:
+            if time.monotonic() >= self.deadline:
+                go_on = False
+                break
+            if due.subject in self.blocked:
+                continue
+            answer = self.receiver.post(webhook.headers(due.event, body, self.secret), body)
+            if answer.ok:
+                self.acks.append({"delivery": due.delivery_id, "code": answer.code, "at": now()})
+                self.held.pop(due.event_id, None)
+                self.counts["delivered"] += 1
+                if time.monotonic() - recorded >= RECORD_EVERY_SECONDS:
+                    _record_acks(self.acks)
+                    recorded = time.monotonic()
+                continue
+            go_on = False  # the rest of the batch (other subjects) still goes, unless the receiver is out of reach
+            if not self.failed(due, answer):
+                break
+        _record_acks(self.acks)
+        return go_on
+
+    def failed(self, due: Due, answer: webhook.Answer) -> bool:
+        """Record a failed POST; whether the other subjects of the batch may still be sent."""
+        _record_acks(self.acks)  # what was acknowledged before it is on record first
+        if not answer.reached:
+            _record_unreachable(due.delivery_id, answer.error)
+            self.counts["unreachable"] += 1
+            return False
+        status = _record_failure(due.delivery_id, self.sub_id, answer.code, answer.error)
+        self.counts["dead" if status == "dead" else "failed"] += 1
+        self.blocked.add(due.subject)
+        return answer.code is not None and answer.code != 410  # too slow, dropped, or gone: retry on schedule
+
+    def close(self) -> None:
+        self.receiver.close()
+        db.session.rollback()
+        _record_acks(self.acks)  # acknowledged is acknowledged, whatever ended the turn
 
 
 def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:
     """Work on one subscription until its queue is empty, its receiver fails, or the time is up."""
-    counts = {"delivered": 0, "failed": 0, "dead": 0, "unreachable": 0}
-    timeout = _config("DELIVERY_TIMEOUT_SECONDS")
     # The claim outlives the run's budget by a request's timeout and a margin; a killed deliverer's claim expires.
-    sub = _claim(sub_id, holder, deadline - time.monotonic() + 2 * timeout + 5)
+    sub = _claim(sub_id, holder, deadline - time.monotonic() + 2 * _config("DELIVERY_TIMEOUT_SECONDS") + 5)
     if sub is None:
-        return counts
-    secret, fmt, receiver = decrypt(sub.secret_enc), sub.format, Connection(sub.url, timeout)
-    held, blocked, after, acks = _held(sub_id), set(), 0, []
+        return {"delivered": 0, "failed": 0, "dead": 0, "unreachable": 0}
+    turn, after = _Turn(sub, deadline), 0
     try:
         while time.monotonic() < deadline:
-            batch, after, last = _batch(sub_id, held, blocked, after, now())
-            bodies = [(due, render(due.event, fmt)) for due in batch]
-            db.session.rollback()  # no transaction stays open while requests are in flight
-            stop = failed = False
-            recorded = time.monotonic()
-            for due, body in bodies:
-                if time.monotonic() >= deadline:
-                    stop = True
-                    break
-                if due.subject in blocked:
-                    continue
-                answer = receiver.post(_headers(due.event, body, secret), body)
-                if answer.ok:
-                    acks.append({"delivery": due.delivery_id, "code": answer.code, "at": now()})
-                    held.pop(due.event_id, None)
-                    counts["delivered"] += 1
-                    if time.monotonic() - recorded >= RECORD_EVERY_SECONDS:
-                        _record_acks(acks)
-                        recorded = time.monotonic()
-                    continue
-                _record_acks(acks)  # what was acknowledged before it is on record first
-                if not answer.reached:
-                    _record_unreachable(due.delivery_id, answer.error)
-                    counts["unreachable"] += 1
-                    stop = True
-                    break
-                status = _record_failure(due.delivery_id, sub_id, answer.code, answer.error)
-                counts["dead" if status == "dead" else "failed"] += 1
-                blocked.add(due.subject)
-                failed = True
-                if answer.code is None or answer.code == 410:
-                    stop = True  # too slow, dropped, or gone: stop here, retry on schedule
-                    break
-            _record_acks(acks)
-            if stop or failed or last or not _still_active(sub_id):
+            batch, after, last = _batch(sub_id, turn.held, turn.blocked, after, now())
+            if not turn.send(batch) or last or not _still_active(sub_id):
                 break
     finally:
-        receiver.close()
-        db.session.rollback()
-        _record_acks(acks)  # acknowledged is acknowledged, whatever ended the turn
+        turn.close()
         _release(sub_id, holder)
-    return counts
+    return turn.counts
 
 
 def _lower_priority(nice: int) -> None:
