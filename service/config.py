@@ -67,7 +67,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "SCHEDULER_LEASE_SECONDS": _env_int("SCHEDULER_LEASE_SECONDS", 90),
         "SCHEDULER_HEARTBEAT_SECONDS": _env_int("SCHEDULER_HEARTBEAT_SECONDS", 20),
         "SCHEDULER_STALE_SECONDS": _env_int("SCHEDULER_STALE_SECONDS", 120),
-        # Events out (service/delivery.py): the deliver_events job and its retries.
+        # Events out (service/delivery.py, service/deliverer.py): the deliver_events job and its retries.
         "DELIVERY_INTERVAL_SECONDS": _env_int("DELIVERY_INTERVAL_SECONDS", 5),
         "DELIVERY_TIMEOUT_SECONDS": _env_int("DELIVERY_TIMEOUT_SECONDS", 5),
         "DELIVERY_RUN_SECONDS": _env_int("DELIVERY_RUN_SECONDS", 20),
@@ -77,6 +77,8 @@ def load_config(app, overrides: dict | None = None) -> None:
         "DELIVERY_BACKOFF_BASE_SECONDS": _env_int("DELIVERY_BACKOFF_BASE_SECONDS", 30),
         "DELIVERY_BACKOFF_MAX_SECONDS": _env_int("DELIVERY_BACKOFF_MAX_SECONDS", 6 * 3600),
         "DELIVERY_FANOUT_LOOKBACK_IDS": _env_int("DELIVERY_FANOUT_LOOKBACK_IDS", 1000),
+        # The delivery threads' nice value (Linux): the intake keeps the CPU first when the machine is busy.
+        "DELIVERY_NICE": _env_int("DELIVERY_NICE", 10),
     }
     secret = os.environ.get("SECRET_KEY")
     pii_key = os.environ.get("PII_KEY")

@@ -1,8 +1,10 @@
 """A real HTTP receiver on 127.0.0.1 for the outbox tests: a WSGI app served by werkzeug in a thread, whose
-behaviour a test switches (acknowledge, 500, 410, hang past the timeout, drop the connection, go down)."""
+behaviour a test switches (acknowledge, 500, 410, hang past the timeout, drop the connection, go down, answer
+slowly), and which can tell which local process sent a request (through /proc)."""
 import hashlib
 import hmac
 import json
+import os
 import socket
 import threading
 import time
@@ -22,10 +24,15 @@ def verify(secret: str, header: str, body: bytes) -> bool:
 
 
 class Receiver:
-    """Records every request; `behaviour` decides the answer: 'ok', an int status, 'hang', 'drop'."""
+    """Records every request; `behaviour` decides the answer: 'ok', an int status, 'hang', 'drop'. Each request is
+    answered after `delay` seconds; `hook(entry, n)` is called with the n-th request before it is answered.
+    `senders`: pids of local processes, one of which each request's entry names as its "sender"."""
 
-    def __init__(self):
+    def __init__(self, senders: tuple[int, ...] = ()):
         self.behaviour = "ok"
+        self.delay = 0.0
+        self.hook = None
+        self.senders = senders
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.server = None
@@ -62,9 +69,15 @@ class Receiver:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         behaviour = self.behaviour
         entry = {"headers": {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")},
-                 "body": body, "json": json.loads(body), "behaviour": behaviour}
+                 "body": body, "json": json.loads(body), "behaviour": behaviour, "at": time.time(),
+                 "sender": sender_of(int(environ["REMOTE_PORT"]), self.port, self.senders) if self.senders else None}
         with self.lock:
             self.requests.append(entry)
+            n = len(self.requests)
+        if self.hook is not None:
+            self.hook(entry, n)
+        if self.delay:
+            time.sleep(self.delay)
         if behaviour == "hang":
             # Answers after the sender's timeout: the sender never sees it, so it is not an acknowledgement
             # (the receiver will see this event again, as a retry with the same id).
@@ -89,6 +102,32 @@ class Receiver:
 
     def acknowledged_ids(self) -> list[str]:
         return [r["headers"]["X-Feedback-Delivery"] for r in self.acknowledged()]
+
+
+def sender_of(client_port: int, server_port: int, pids) -> int | None:
+    """Which of `pids` holds the client end of the TCP connection client_port → server_port on 127.0.0.1: the
+    socket's inode from /proc/net/tcp, then the process with that socket among its open files."""
+    inode = None
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            local, remote, inode_field = fields[1], fields[2], fields[9]
+            if int(local.split(":")[1], 16) == client_port and int(remote.split(":")[1], 16) == server_port:
+                inode = inode_field
+    if inode is None:
+        return None
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == f"socket:[{inode}]":
+                    return pid
+            except OSError:
+                continue
+    return None
 
 
 FAST = {"DELIVERY_BACKOFF_BASE_SECONDS": 0.2, "DELIVERY_BACKOFF_MAX_SECONDS": 0.5, "DELIVERY_TIMEOUT_SECONDS": 1,

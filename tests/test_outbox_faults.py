@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from models import Delivery, OutboxEvent, db
-from service import calendar_admin
+from service import calendar_admin, deliverer
 from tests.helpers import API
 from tests.outbox_helpers import FAST, Receiver, deliver, deliver_until, verify
 from tests.rect_helpers import act, fresh, item_of_rating, run
@@ -83,13 +83,23 @@ def test_every_event_arrives_once_in_order_after_a_fault(client, tokens, receive
     assert time.monotonic() - started < 20  # each run is bounded: a dead receiver does not hold the job
     assert receiver.acknowledged() == []
     fresh()
-    failed = db.session.execute(select(Delivery).where(Delivery.status == "failed")).scalars().all()
-    assert failed and all(d.attempts >= 1 and d.next_attempt_at is not None for d in failed)
+    rows = db.session.execute(select(Delivery)).scalars().all()
     if fault == "down":
+        # Not even connected: no attempt is spent and nothing backs off; the first delivery carries the error.
+        assert all(d.status == "pending" and d.attempts == 0 for d in rows)
+        assert "无法连接：ConnectionRefusedError" in {d.last_error for d in rows}
+        runs = client.get(f"{API}/jobs", query_string={"job": "deliver_events"}, headers=tokens["admin"]).get_json()
+        assert [r["counts"]["unreachable"] for r in runs["items"]] == [1, 1, 1]
         receiver.up()
+    else:
+        failed = [d for d in rows if d.status == "failed"]
+        assert failed and all(d.attempts >= 1 and d.next_attempt_at is not None for d in failed)
     receiver.behaviour = "ok"
     expected = event_ids()
+    started = time.monotonic()
     deliver_until(lambda: len(receiver.acknowledged()) >= len(expected))
+    if fault == "down":
+        assert time.monotonic() - started < 1.5  # back: everything goes out in the next run, nothing waits a backoff
     deliver()
     assert_complete_and_ordered(receiver, sub["secret"], expected)
     assert db.session.execute(select(Delivery.status).distinct()).scalars().all() == ["delivered"]
@@ -188,3 +198,42 @@ def test_the_provincial_format_maps_ratings_and_their_rectification_status(clien
     refused = client.post(f"{API}/subscriptions", headers=tokens["admin"], json={
         "name": "x", "url": receiver.url, "events": ["walkthrough.submitted"], "format": "provincial"})
     assert refused.status_code == 422
+
+
+def test_subjects_held_back_do_not_hold_up_the_others_even_beyond_a_batch(client, tokens, receivers, app):
+    """More subjects waiting for their retry than a batch holds: the events of the other subjects still go out."""
+    app.config.update(DELIVERY_BATCH=2, DELIVERY_BACKOFF_BASE_SECONDS=60, DELIVERY_BACKOFF_MAX_SECONDS=60)
+    receiver = receivers()
+    sub = subscribe(client, tokens, receiver.url)
+    for _ in range(3):
+        rate(client, tokens, score=5)  # three subjects, one event each
+    receiver.behaviour = 500
+    for _ in range(3):
+        deliver()
+    held = event_ids()
+    fresh()
+    assert db.session.execute(select(Delivery.status)).scalars().all() == ["failed"] * 3  # retries in a minute
+    receiver.behaviour = "ok"
+    for _ in range(3):
+        rate(client, tokens, score=5)
+    deliver()
+    later = [e for e in event_ids() if e not in held]
+    assert receiver.acknowledged_ids() == later
+    assert all(verify(sub["secret"], r["headers"]["X-Feedback-Signature"], r["body"]) for r in receiver.requests)
+
+
+def test_a_failure_recorded_late_never_undoes_a_delivery(client, tokens, receivers):
+    """A deliverer paused past its claim may record a failed attempt after the one that took over recorded the
+    delivery: the delivery stays delivered and is not sent again."""
+    receiver = receivers()
+    subscribe(client, tokens, receiver.url)
+    rate(client, tokens, score=5)
+    deliver()
+    fresh()
+    [d] = db.session.execute(select(Delivery)).scalars().all()
+    assert d.status == "delivered"
+    assert deliverer._record_failure(d.id, d.subscription_id, None, "超时（1 秒）") == "delivered"
+    fresh()
+    assert db.session.get(Delivery, d.id).status == "delivered"
+    deliver()
+    assert len(receiver.requests) == 1
