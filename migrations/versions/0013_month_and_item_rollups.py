@@ -1,4 +1,5 @@
-"""monthly rollup of ratings and cases, a rollup of rectification items, the hall rows in the daily unit rollup
+"""monthly rollup of ratings and cases, a rollup of rectification items, the hall rows in the daily unit rollup;
+indexes for the items' passed 核实 deadlines and for cases by completion
 
 Revision ID: 0013
 Revises: 0012
@@ -49,6 +50,7 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_item_stats')))
     op.create_index('ix_item_stats_source_dimension_month_day', 'item_stats', ['source', 'dimension', 'month', 'day'])
     op.create_index('ix_rectification_items_status_verify_due', 'rectification_items', ['status', 'verify_due'])
+    op.create_index('ix_cases_completed_at', 'cases', ['completed_at'])
     with op.batch_alter_table('rollup_state', schema=None) as batch_op:
         batch_op.add_column(sa.Column('at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('seq', sa.BigInteger(), nullable=True))
@@ -72,6 +74,7 @@ def downgrade():
     with op.batch_alter_table('rollup_state', schema=None) as batch_op:
         batch_op.drop_column('seq')
         batch_op.drop_column('at')
+    op.drop_index('ix_cases_completed_at', table_name='cases')
     op.drop_index('ix_rectification_items_status_verify_due', table_name='rectification_items')
     op.drop_index('ix_item_stats_source_dimension_month_day', table_name='item_stats')
     op.drop_table('item_stats')
