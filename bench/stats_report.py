@@ -6,6 +6,7 @@ alike; medians, p90, the growth from the smallest size to the largest, PASS/FAIL
                                     "collect_wall", "rollup_wall", "rollup_again_wall"}]}
 """
 import json
+import os
 import sqlite3
 import sys
 import time
@@ -21,7 +22,9 @@ LINEAR_SLACK = 1.1  # collect's first run may grow 1.1 × as fast as the data (l
 
 
 def figures() -> dict[str, str]:
-    today = date.today()
+    """The figures' paths, dated from today (or from TODAY=YYYY-MM-DD: an earlier day makes ranges that start and
+    end inside a month, read partly from daily rows)."""
+    today = date.fromisoformat(os.environ["TODAY"]) if os.environ.get("TODAY") else date.today()
     last_month_end = today.replace(day=1) - timedelta(days=1)
     year = f"from={today - timedelta(days=365)}&to={today - timedelta(days=1)}"
     month = f"from={last_month_end.replace(day=1)}&to={last_month_end}"
