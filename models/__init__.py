@@ -9,12 +9,13 @@ from .jobs import JobRun, SchedulerLease
 from .ops import RateLimitCounter
 from .ratings import Case, Rating, RatingFollowUp, RatingTag
 from .rectification import ItemEvent, RectificationChange, RectificationItem, RectificationList
-from .stats import DailyHallStats, DailyUnitStats, RollupState
+from .stats import DailyUnitStats, ItemStats, MonthlyUnitStats, RollupState
 from .walkthroughs import Finding, Walkthrough
 
 __all__ = [
-    "Account", "Base", "Case", "ConsoleSession", "DailyHallStats", "DailyUnitStats", "Delivery", "Finding", "Hall",
-    "HallItem", "ItemEvent", "JobRun", "OutboxEvent", "PublishedYear", "RateLimitCounter", "Rating", "RatingFollowUp",
-    "RatingTag", "RectificationChange", "RectificationItem", "RectificationList", "RollupState", "SchedulerLease",
-    "ServiceItem", "Subscription", "Tag", "Walkthrough", "Window", "WorkCalendarDay", "db", "utcnow",
+    "Account", "Base", "Case", "ConsoleSession", "DailyUnitStats", "Delivery", "Finding", "Hall", "HallItem",
+    "ItemEvent", "ItemStats", "JobRun", "MonthlyUnitStats", "OutboxEvent", "PublishedYear", "RateLimitCounter",
+    "Rating", "RatingFollowUp", "RatingTag", "RectificationChange", "RectificationItem", "RectificationList",
+    "RollupState", "SchedulerLease", "ServiceItem", "Subscription", "Tag", "Walkthrough", "Window", "WorkCalendarDay",
+    "db", "utcnow",
 ]

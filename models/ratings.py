@@ -23,7 +23,9 @@ from .base import BigIntPK, UTCDateTime, db, utcnow
 class Case(db.Model):
     __tablename__ = "cases"
     __table_args__ = (UniqueConstraint("hall_code", "case_no"), Index("ix_cases_hall_completed", "hall_code",
-                                                                      "completed_at"))
+                                                                      "completed_at"),
+                      # The days of cases not yet final (the last rating window), read live across every hall.
+                      Index("ix_cases_completed_at", "completed_at"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     case_no: Mapped[str] = mapped_column(String(64))

@@ -6,12 +6,13 @@ rating (and its case and rectification item) from every figure.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, true
 
-from models import Case, DailyHallStats, DailyUnitStats, Hall, Rating, RatingTag, ServiceItem, Tag, Window, db
+from models import Case, DailyUnitStats, Hall, MonthlyUnitStats, Rating, RatingTag, ServiceItem, Tag, Window, db
 
-from . import auth, catalog, rectification_metrics, rollup
+from . import auth, catalog, item_rollup, rollup, rollup_read
 from .auth import Principal
+from .counts import CASE_COUNTS, RATING_COUNTS, case_counts, rating_counts
 from .errors import ValidationFailed
 from .sqlutil import local_date_of, month_of
 from .timeutil import end_of_day, local_date, now, start_of_day
@@ -19,8 +20,6 @@ from .vocab import BAD_MAX_SCORE, one_of
 
 GROUPS = {"hall": "按大厅", "item": "按事项", "window": "按窗口", "staff": "按工作人员", "day": "按日", "month": "按月",
           "department": "按部门"}
-# Groupings the per-hall rollup answers; the others read the per-unit rollup (per hall and window, staff or item).
-HALL_ROLLUP_GROUPS = ("hall", "day", "month")
 SOURCES = {"rating": "好差评", "walkthrough": "走流程"}
 # Walkthrough items name a hall, an item (so a department) and their submission day, never a window or staff.
 WALKTHROUGH_GROUPS = ("hall", "item", "department", "day", "month")
@@ -138,7 +137,7 @@ def _rating_filter(halls, period: Period, effective: bool = True):
     return and_(*conditions)
 
 
-def _collect(stmt, group_by, width) -> dict:
+def _collect(stmt, width, group_by) -> dict:
     return {_key(group_by, tuple(row[:width])): tuple(row[width:]) for row in db.session.execute(stmt)}
 
 
@@ -160,85 +159,71 @@ def _split(period: Period, through: date | None) -> tuple[Period | None, Period 
 
 def _rating_counts(group_by, halls, period, effective=True):
     keys = _rating_keys(group_by)
-    stmt = (select(*keys, func.count().label("ratings"),
-                   func.sum(case((Rating.score <= BAD_MAX_SCORE, 1), else_=0)).label("bad"),
-                   func.sum(case((Rating.score > BAD_MAX_SCORE, 1), else_=0)).label("good"))
-            .where(_rating_filter(halls, period, effective)).group_by(*keys))
+    stmt = select(*keys, *rating_counts()).where(_rating_filter(halls, period, effective)).group_by(*keys)
     stmt = catalog.with_department(stmt, group_by, Rating, Rating.item_code)
-    return _collect(stmt, group_by, len(keys))
+    return _collect(stmt, len(keys), group_by)
 
 
-def _unit_keys(group_by: str):
-    """(the per-unit rollup's dimension, the keys): a department is its items' (joined below)."""
-    unit = DailyUnitStats
-    return {"item": ("item", [unit.unit]), "window": ("window", [unit.hall_code, unit.unit]),
-            "staff": ("staff", [unit.hall_code, unit.unit]), "department": ("item", [ServiceItem.department])}[group_by]
-
-
-def _rollup_counts(group_by, halls, period, columns):
-    """Sums of rolled days; `columns` are DailyHallStats columns, read from DailyUnitStats for unit groupings."""
-    if group_by in HALL_ROLLUP_GROUPS:
-        table = DailyHallStats
-        keys = [{"hall": table.hall_code, "day": table.day, "month": month_of(table.day)}[group_by]]
-        stmt = select(*keys)
-    else:
+def _rollup_counts(group_by, halls, period, names):
+    """Sums of the named counts over rolled days: whole months from the monthly rollup (not by day), the other days
+    from the daily one. Only rows that count any (the first name's count: a rating, a case due), so that a unit
+    has a row exactly when it has one counted live."""
+    rows = {}
+    months, edges = ([], [(period.start, period.end)]) if group_by == "day" else \
+        rollup_read.months_within(period.start, period.end)
+    if months:
+        table = MonthlyUnitStats
+        _merge(rows, _collect(*rollup_read.sums(table, table.month, group_by, names, halls, table.month.in_(months),
+                                                getattr(table, names[0]) > 0), group_by))
+    for first, last in edges:
         table = DailyUnitStats
-        dimension, keys = _unit_keys(group_by)
-        stmt = catalog.with_department(select(*keys).where(table.dimension == dimension), group_by, table, table.unit)
-    stmt = (stmt.add_columns(*(func.sum(getattr(table, c.key)) for c in columns))
-            .where(table.day >= period.start, table.day <= period.end).group_by(*keys))
-    if halls is not None:
-        stmt = stmt.where(table.hall_code.in_(halls))
-    return _collect(stmt, group_by, len(keys))
+        _merge(rows, _collect(*rollup_read.sums(table, table.day, group_by, names, halls, table.day.between(first, last),
+                                                getattr(table, names[0]) > 0), group_by))
+    return rows
 
 
 def _rating_rows(group_by, halls, period):
-    """{key: (ratings, bad, good)} over effective ratings; long periods come mostly from the daily rollups."""
+    """{key: (ratings, bad, good)} over effective ratings; long periods come mostly from the rollups."""
     rolled, live = _split(period, rollup.watermarks()[rollup.RATINGS])
     rows = _rating_counts(group_by, halls, live) if live else {}
     if rolled:
-        _merge(rows, _rollup_counts(group_by, halls, rolled,
-                                    (DailyHallStats.ratings, DailyHallStats.bad, DailyHallStats.good)))
+        _merge(rows, _rollup_counts(group_by, halls, rolled, RATING_COUNTS))
         _merge(rows, _rating_counts(group_by, halls, rolled, effective=False), sign=-1)
+        # A unit whose only ratings an appeal took out has no row, as when counted live.
+        rows = {key: counts for key, counts in rows.items() if counts[0]}
     return rows
 
 
 def _case_counts(group_by, halls, period, dismissed_only=False):
     """主动评价率: non-default ratings / cases that were rated or whose rating window has closed."""
     keys = _case_keys(group_by)
-    closed = Case.rate_before <= now()
-    rated = Rating.id.is_not(None)
-    if dismissed_only:  # cases whose rating an upheld appeal took out: the rollup counted them
-        due, active = rated, and_(rated, Rating.is_default.is_(False))
-    else:
-        due = or_(and_(rated, Rating.effective.is_(True)), and_(~rated, closed))
-        active = and_(rated, Rating.effective.is_(True), Rating.is_default.is_(False))
-    stmt = (select(*keys, func.sum(case((due, 1), else_=0)).label("due"),
-                   func.sum(case((active, 1), else_=0)).label("active"))
-            .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id)
-            .where(Case.completed_at >= start_of_day(period.start), Case.completed_at <= end_of_day(period.end))
-            .group_by(*keys))
-    stmt = catalog.with_department(stmt, group_by, Case, Case.item_code)
+    in_period = [Case.completed_at >= start_of_day(period.start), Case.completed_at <= end_of_day(period.end)]
     if dismissed_only:
-        stmt = stmt.where(Rating.effective.is_(False))
+        # Cases whose rating an upheld appeal took out (the rollup counted them): read from those few ratings (a
+        # case is rated on or after the day it was completed).
+        stmt = (select(*keys, *case_counts(now(), true())).select_from(Rating).join(Case, Case.id == Rating.case_id)
+                .where(Rating.effective.is_(False), Rating.rated_on >= period.start, *in_period))
+    else:
+        stmt = (select(*keys, *case_counts(now(), Rating.effective.is_(True)))
+                .select_from(Case).outerjoin(Rating, Rating.case_id == Case.id).where(*in_period))
+    stmt = catalog.with_department(stmt.group_by(*keys), group_by, Case, Case.item_code)
     if halls is not None:
         stmt = stmt.where(Case.hall_code.in_(halls))
-    return _collect(stmt, group_by, len(keys))
+    return _collect(stmt, len(keys), group_by)
 
 
 def _case_rows(group_by, halls, period):
     rolled, live = _split(period, rollup.watermarks()[rollup.CASES])
     rows = _case_counts(group_by, halls, live) if live else {}
     if rolled:
-        _merge(rows, _rollup_counts(group_by, halls, rolled, (DailyHallStats.cases_due, DailyHallStats.cases_active)))
+        _merge(rows, _rollup_counts(group_by, halls, rolled, CASE_COUNTS))
         _merge(rows, _case_counts(group_by, halls, rolled, dismissed_only=True), sign=-1)
     return rows
 
 
 def _item_rows(group_by, halls, period, source="rating"):
-    """The rectification figures of 差评 items (or of walkthrough items), from the rectification engine."""
-    return rectification_metrics.by_group(group_by, halls, period, lambda values: _key(group_by, values),
-                                          source=source)
+    """The rectification figures of 差评 items (or of walkthrough items), mostly from the items' rollup."""
+    return item_rollup.rows(group_by, halls, period, lambda values: _key(group_by, values), source=source)
 
 
 def _check_grouping(group_by: str, source: str) -> None:

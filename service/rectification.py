@@ -192,38 +192,43 @@ def mark_changed(stamp: datetime) -> None:
                                                   set_={"seq": table.c.seq + 1, "changed_at": stamp}))
 
 
-def _recount_verify_dues(first: date, last: date) -> date | None:
+def _recount_verify_dues(first: date, last: date, stamp: datetime) -> tuple[date | None, int]:
     """The 核实 deadlines of open items whose source day is in [first, last], counted again; a 整改 deadline still
-    counted from the old verify_due moves its start with it (recount_deadlines then counts it again)."""
+    counted from the old verify_due moves its start with it (recount_deadlines then counts it again). Each moved
+    item is stamped (updated_at), like every write: pollers and the items' rollup see it move. (latest, moved)"""
     item = RectificationItem
     days = db.session.execute(select(item.source_on).distinct().where(
         item.status.in_(OPEN_STATUSES), item.source_on.between(first, last), item.verify_due.is_not(None))).scalars().all()
     if not days:
-        return None
+        return None, 0
     calendar = workdays.load(min(days), max(days))
-    latest = None
+    latest, moved_items = None, 0
     for day in days:
         verify = calendar.add_working_days(day, verify_days()).due
         moved = (item.status.in_(OPEN_STATUSES), item.source_on == day, item.verify_due != verify)
         db.session.execute(update(item).where(*moved, item.due_start == item.verify_due).values(due_start=verify)
                            .execution_options(synchronize_session=False))
-        db.session.execute(update(item).where(*moved).values(verify_due=verify)
-                           .execution_options(synchronize_session=False))
+        moved_items += db.session.execute(update(item).where(*moved).values(verify_due=verify, updated_at=stamp)
+                                          .execution_options(synchronize_session=False)).rowcount
         latest = max(latest or verify, verify)
-    return latest
+    return latest, moved_items
 
 
 def recount_deadlines(first: date, last: date) -> int:
     """After a calendar change: count open deadlines starting in [first, last] again (one UPDATE per distinct start
     and length, not one per item)."""
-    last = max(last, _recount_verify_dues(first, last) or last)  # a moved start may now lie after `last`
+    stamp = now()
+    latest, moved = _recount_verify_dues(first, last, stamp)
+    last = max(last, latest or last)  # a moved start may now lie after `last`
     groups = db.session.execute(
         select(RectificationItem.due_start, RectificationItem.due_days).distinct()
         .where(RectificationItem.status.in_(OPEN_STATUSES), RectificationItem.due_start.between(first, last))).all()
     if not groups:
+        if moved:
+            mark_changed(stamp)
         return 0
     calendar = workdays.load(min(g[0] for g in groups), max(g[0] for g in groups))
-    stamp, changed = now(), 0
+    changed = 0
     for start, days in groups:
         found = calendar.add_working_days(start, days)
         match = and_(RectificationItem.due_start == start, RectificationItem.due_days == days,
@@ -238,7 +243,7 @@ def recount_deadlines(first: date, last: date) -> int:
         changed += db.session.execute(update(RectificationItem).where(match).values(
             due_date=found.due, due_provisional=found.provisional, updated_at=stamp)
             .execution_options(synchronize_session=False)).rowcount
-    if changed:
+    if changed or moved:
         mark_changed(stamp)
     return changed
 

@@ -31,6 +31,43 @@ def _late_now(today):
     return and_(RectificationItem.status.in_(CLOCK_STATUSES), RectificationItem.due_date < today)
 
 
+def _verify_late_now(today):
+    """Not yet verified and past its 核实 deadline: counts as verified late now."""
+    return and_(RectificationItem.status == "pending", RectificationItem.verify_due < today)
+
+
+def deadlines_passed(after, before):
+    """The items whose figures move when the day goes from `after` to `before` with no write: their 整改 or 核实
+    deadline lies in between (_late_now, _verify_late_now). The items' rollup counts these again."""
+    item = RectificationItem
+    return or_(and_(item.status.in_(CLOCK_STATUSES), item.due_date >= after, item.due_date < before),
+               and_(item.status == "pending", item.verify_due >= after, item.verify_due < before))
+
+
+def counted_items():
+    """Items that count: an upheld appeal (the only way an item is dismissed) takes its item out with the rating."""
+    return RectificationItem.status != "dismissed"
+
+
+# The counts the rectification figures are made of, in the order item_counts gives them.
+ITEM_COUNTS = ("items", "closed", "on_time", "on_time_base", "verified_on_time", "verify_base", "called_back", "named",
+               "named_called_back", "accept_wait_days", "accepted", "satisfied", "answers")
+
+
+def item_counts(today) -> list:
+    """The ITEM_COUNTS over the items selected, open deadlines judged on `today`: one definition, read live and
+    stored by the items' rollup."""
+    item = RectificationItem
+    return [func.count(), _flag(item.status == "closed"), _flag(_on_time()),
+            _flag(or_(item.on_time.is_not(None), _late_now(today))),
+            _flag(item.verified_on_time.is_(True)),
+            _flag(or_(item.verified_on_time.is_not(None), _verify_late_now(today))),
+            _flag(item.callback_at.is_not(None)), _flag(item.named.is_(True)),
+            _flag(and_(item.named.is_(True), item.callback_at.is_not(None))),
+            func.coalesce(func.sum(item.accept_wait_days), 0), _flag(item.accept_wait_days.is_not(None)),
+            _flag(item.rater_satisfaction >= GOOD_MIN_SCORE), _flag(item.rater_satisfaction.is_not(None))]
+
+
 def _item_keys(group_by: str):
     item = RectificationItem
     return {"hall": [item.hall_code], "item": [item.item_code], "window": [item.hall_code, item.window_code],
@@ -38,38 +75,21 @@ def _item_keys(group_by: str):
             "month": [month_of(item.source_on)], "department": [ServiceItem.department]}[group_by]
 
 
-def by_group(group_by, halls, period, key_of, source: str = "rating") -> dict:
+def by_group(group_by, halls, period, key_of, source: str = "rating", *, today=None, where=()) -> dict:
     """{key: counts} of 差评 items, grouped like their ratings (items carry the rating's hall, item, window,
-    staff and day). An upheld appeal is the only way an item is dismissed and its rating made not effective.
-    `source="walkthrough"` counts the items of walkthrough findings instead (hall, item, submission day)."""
-    today = local_date(now())
+    staff and day), read from the items themselves. `source="walkthrough"` counts the items of walkthrough findings
+    instead (hall, item, submission day). `today` judges open deadlines (default: today); `where` narrows the
+    items (the items' rollup reads some of them this way)."""
     keys = _item_keys(group_by)
-    closed = RectificationItem.status == "closed"
-    stmt = (select(*keys, func.count().label("items"), _flag(closed).label("closed"),
-                   _flag(_on_time()).label("on_time"),
-                   _flag(or_(RectificationItem.on_time.is_not(None), _late_now(today))).label("on_time_base"),
-                   _flag(RectificationItem.verified_on_time.is_(True)).label("verified_on_time"),
-                   _flag(or_(RectificationItem.verified_on_time.is_not(None),
-                             and_(RectificationItem.status == "pending", RectificationItem.verify_due < today)))
-                   .label("verify_base"),
-                   _flag(RectificationItem.callback_at.is_not(None)).label("called_back"),
-                   _flag(RectificationItem.named.is_(True)).label("named"),
-                   _flag(and_(RectificationItem.named.is_(True), RectificationItem.callback_at.is_not(None)))
-                   .label("named_called_back"),
-                   func.sum(RectificationItem.accept_wait_days).label("accept_wait_days"),
-                   _flag(RectificationItem.accept_wait_days.is_not(None)).label("accepted"),
-                   _flag(RectificationItem.rater_satisfaction >= GOOD_MIN_SCORE).label("satisfied"),
-                   _flag(RectificationItem.rater_satisfaction.is_not(None)).label("answers"))
-            .where(RectificationItem.source == source, RectificationItem.status != "dismissed",
+    stmt = (select(*keys, *item_counts(today or local_date(now())))
+            .where(RectificationItem.source == source, counted_items(), *where,
                    RectificationItem.source_on >= period.start, RectificationItem.source_on <= period.end)
             .group_by(*keys))
     stmt = catalog.with_department(stmt, group_by, RectificationItem, RectificationItem.item_code)
     if halls is not None:
         stmt = stmt.where(RectificationItem.hall_code.in_(halls))
     width = len(keys)
-    names = ("items", "closed", "on_time", "on_time_base", "verified_on_time", "verify_base", "called_back", "named",
-             "named_called_back", "accept_wait_days", "accepted", "satisfied", "answers")
-    return {key_of(tuple(row[:width])): dict(zip(names, (v or 0 for v in row[width:]), strict=True))
+    return {key_of(tuple(row[:width])): dict(zip(ITEM_COUNTS, (v or 0 for v in row[width:]), strict=True))
             for row in db.session.execute(stmt)}
 
 

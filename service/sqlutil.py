@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import func, literal, literal_column
+from sqlalchemy import Date, cast, func, literal, literal_column
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -43,6 +43,14 @@ def month_of(date_column):
     if dialect_name() == "postgresql":
         return func.to_char(date_column, "YYYY-MM")
     return func.strftime("%Y-%m", date_column)
+
+
+def month_start_of(date_column):
+    """The first day of the month of a DATE column, as a DATE, in SQL (no bound parameter, so the same expression
+    can stand in a SELECT and its GROUP BY on PostgreSQL)."""
+    if dialect_name() == "postgresql":
+        return cast(func.date_trunc(literal_column("'month'"), date_column), Date)
+    return func.date(date_column, literal_column("'start of month'"))
 
 
 # ---- plain statements -------------------------------------------------------------------------------------

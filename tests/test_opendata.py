@@ -67,7 +67,7 @@ def test_export_has_no_personal_data_or_secrets(app, client, tokens, tmp_path):
 
 def test_nightly_jobs_refresh_the_rollup_and_write_the_file(app, client, tokens, tmp_path):
     from jobs import DAILY
-    from models import DailyHallStats, JobRun
+    from models import DailyUnitStats, JobRun
 
     app.config["OPENDATA_PATH"] = str(tmp_path / "nightly" / "open.db")
     from tests.rect_helpers import make_rating
@@ -79,4 +79,4 @@ def test_nightly_jobs_refresh_the_rollup_and_write_the_file(app, client, tokens,
     con = sqlite3.connect(tmp_path / "nightly" / "open.db")
     assert con.execute("select count(*) from ratings").fetchone()[0] == 1
     assert db.session.query(JobRun).filter(JobRun.job.in_(list(DAILY))).count() == 2
-    assert db.session.query(DailyHallStats).count() == 0
+    assert db.session.query(DailyUnitStats).count() == 0
