@@ -272,14 +272,24 @@ class Bench:
             s = subject.get(event)
             if s is None:
                 out_of_order += 1  # not an event of ours
+                print(f"   out of order: event {event} is not in the outbox")
                 continue
             queue = expected[s]
             if queue[position[s]] != event:
                 out_of_order += 1  # an earlier event of its subject has not arrived yet
+                print(f"   out of order: event {event} of {s} before {queue[position[s]]}")
             while position[s] < len(queue) and queue[position[s]] in seen:
                 position[s] += 1
         stats = self.stats() or {}
-        return {"events": len(subject), "lost": len(set(subject) - seen), "out_of_order": out_of_order,
+        lost = sorted(set(subject) - seen)
+        if lost:  # what the outbox and the deliveries say of them, to tell a bench artefact from a real loss
+            with self.engine.connect() as conn:
+                for row in conn.execute(text(
+                        "SELECT e.id, e.type, e.subject, e.occurred_at, d.status, d.attempts, d.last_error "
+                        "FROM outbox_events e LEFT JOIN deliveries d ON d.event_id = e.id "
+                        "WHERE e.id IN (" + ",".join(map(str, lost[:10])) + ")")).all():
+                    print(f"   lost: {tuple(row)}")
+        return {"events": len(subject), "lost": len(lost), "out_of_order": out_of_order,
                 "twice": twice, "bad_signatures": stats.get("bad_signatures", -1)}
 
     def setup(self) -> None:
