@@ -36,6 +36,7 @@ from .sqlutil import insert
 from .timeutil import iso, now
 
 log = logging.getLogger(__name__)
+FANOUT_CHUNK = 1000  # events per fan-out transaction
 RECORD_EVERY_SECONDS = 0.1  # a slow receiver's acknowledgements are recorded one by one
 
 
@@ -44,30 +45,41 @@ def _config(name: str):
 
 
 def fan_out(stamp: datetime) -> int:
-    """A pending delivery for every new event each active subscription wants. Ids a little below the cursor are
-    looked at again (on PostgreSQL an event can commit after one with a higher id); the unique key keeps that free
-    of duplicates."""
+    """A pending delivery for every new event each active subscription wants, committed FANOUT_CHUNK events at a
+    time: on SQLite a write transaction keeps every other writer waiting, and one run's backlog at full intake
+    (tens of thousands of events) in a single INSERT held the citizens' ratings up for most of a second. Ids a
+    little below the cursor are looked at again (on PostgreSQL an event can commit after one with a higher id);
+    the unique key keeps that free of duplicates, and a run cut off between two chunks goes on from the cursor."""
     top = delivery.top_event_id()
     subs = db.session.execute(select(Subscription).where(Subscription.active.is_(True),
                                                          Subscription.deleted_at.is_(None))).scalars().all()
     made = 0
     lookback = _config("DELIVERY_FANOUT_LOOKBACK_IDS")
     for sub in subs:
+        sub_id, events, provincial_only = sub.id, list(sub.events), sub.format == "provincial"
         floor = max(sub.start_event_id, sub.fanned_event_id - lookback)
-        if floor >= top:
-            continue
-        e = OutboxEvent
-        wanted = [e.id > floor, e.id <= top, e.type.in_(list(sub.events))]
-        if sub.format == "provincial":
-            wanted.append(e.subject.like("rating:%"))  # the platform only knows ratings and their 整改
-        rows = select(literal(sub.id, BigInteger()), e.id, e.subject, literal("pending"), literal(0),
-                      literal(stamp, Delivery.next_attempt_at.type), literal(stamp, Delivery.created_at.type)
-                      ).where(*wanted)
-        stmt = insert(Delivery.__table__).from_select(
-            ["subscription_id", "event_id", "subject", "status", "attempts", "next_attempt_at", "created_at"], rows)
-        made += len(db.session.execute(stmt.on_conflict_do_nothing().returning(Delivery.id)).all())
-        db.session.execute(update(Subscription).where(Subscription.id == sub.id, Subscription.fanned_event_id < top)
-                           .values(fanned_event_id=top))
+        while floor < top:
+            upto = min(top, floor + FANOUT_CHUNK)
+            made += _fan_out_range(sub_id, events, provincial_only, floor, upto, stamp)
+            db.session.commit()
+            floor = upto
+    return made
+
+
+def _fan_out_range(sub_id: int, events: list[str], provincial_only: bool, floor: int, upto: int,
+                   stamp: datetime) -> int:
+    e = OutboxEvent
+    wanted = [e.id > floor, e.id <= upto, e.type.in_(events)]
+    if provincial_only:
+        wanted.append(e.subject.like("rating:%"))  # the platform only knows ratings and their 整改
+    rows = select(literal(sub_id, BigInteger()), e.id, e.subject, literal("pending"), literal(0),
+                  literal(stamp, Delivery.next_attempt_at.type), literal(stamp, Delivery.created_at.type)
+                  ).where(*wanted)
+    stmt = insert(Delivery.__table__).from_select(
+        ["subscription_id", "event_id", "subject", "status", "attempts", "next_attempt_at", "created_at"], rows)
+    made = len(db.session.execute(stmt.on_conflict_do_nothing().returning(Delivery.id)).all())
+    db.session.execute(update(Subscription).where(Subscription.id == sub_id, Subscription.fanned_event_id < upto)
+                       .values(fanned_event_id=upto))
     return made
 
 

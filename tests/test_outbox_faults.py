@@ -237,3 +237,25 @@ def test_a_failure_recorded_late_never_undoes_a_delivery(client, tokens, receive
     assert db.session.get(Delivery, d.id).status == "delivered"
     deliver()
     assert len(receiver.requests) == 1
+
+
+def test_the_fan_out_commits_chunk_by_chunk_and_loses_no_event_at_the_edges(client, tokens, receivers, monkeypatch):
+    """A backlog is fanned out a chunk of event ids per write transaction (so the intake is not held up by one long
+    INSERT); events on either side of each chunk's edge all get their delivery, once."""
+    monkeypatch.setattr(deliverer, "FANOUT_CHUNK", 2)
+    receiver = receivers()
+    sub = subscribe(client, tokens, receiver.url)
+    for score in (1, 5, 2, 4, 1):
+        rate(client, tokens, score=score)
+    expected = event_ids()
+    assert len(expected) >= 7  # a 差评 is two events: several chunk edges
+    commits = []
+    monkeypatch.setattr(deliverer, "_fan_out_range", lambda *a, _f=deliverer._fan_out_range: commits.append(a) or _f(*a))
+    first = deliver()
+    assert first.counts["deliveries_created"] == len(expected)
+    assert len(commits) == -(-len(expected) // 2)  # one transaction per chunk of 2 ids
+    deliver_until(lambda: len(receiver.acknowledged()) >= len(expected))
+    assert deliver().counts["deliveries_created"] == 0
+    assert_complete_and_ordered(receiver, sub["secret"], expected)
+    fresh()
+    assert sorted(str(i) for i in db.session.execute(select(Delivery.event_id)).scalars()) == sorted(expected)
