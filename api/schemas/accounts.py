@@ -1,11 +1,11 @@
 """Account schemas (admin): an account as every answer shows it (never its token hash), the one-time token, input."""
 from marshmallow import fields, validate
 
-from service.vocab import ROLES, one_of
+from service.vocab import ROLES
 
-from .common import NOT_BLANK, BaseSchema, LocalDateTime, PageQuery, QueryBoolean, code_field
+from .common import NOT_BLANK, BaseSchema, LocalDateTime, PageQuery, QueryBoolean, code_field, vocabulary
 
-_role = validate.OneOf(list(ROLES), error=one_of("角色", ROLES))
+_role = vocabulary("角色", ROLES)
 _role_doc = "、".join(f"{k} {v}" for k, v in ROLES.items())
 
 

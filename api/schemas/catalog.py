@@ -1,12 +1,12 @@
 """Catalog schemas: halls, windows, service items, tags."""
 from marshmallow import fields, validate
 
-from service.vocab import HALL_LEVELS, TAG_APPLIES, one_of
+from service.vocab import HALL_LEVELS, TAG_APPLIES
 
-from .common import BaseSchema, Boolean
+from .common import BaseSchema, Boolean, vocabulary
 
-_level = validate.OneOf(list(HALL_LEVELS), error=one_of("大厅层级", HALL_LEVELS))
-_applies = validate.OneOf(list(TAG_APPLIES), error=one_of("标签适用范围", TAG_APPLIES))
+_level = vocabulary("大厅层级", HALL_LEVELS)
+_applies = vocabulary("标签适用范围", TAG_APPLIES)
 _code = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", error="编码只能包含字母、数字、-、_、.，且不超过 32 位")
 _name = validate.Length(1, 100, error="名称长度应在 1 到 100 个字之间")
 

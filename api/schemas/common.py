@@ -7,6 +7,7 @@ from service.errors import ValidationFailed
 from service.inputs import DATE_RANGE_MESSAGE, EARLIEST, LATEST, in_supported_range
 from service.security import mask_free_text
 from service.timeutil import SHANGHAI
+from service.vocab import one_of
 
 
 class BaseSchema(Schema):
@@ -131,3 +132,8 @@ def take_page(args: dict) -> tuple[str | None, int, dict]:
     """(cursor, limit, filters) from a loaded list query; `from_`-style keys (Python keywords) lose their '_'."""
     cursor, limit = args.pop("cursor", None), args.pop("limit")
     return cursor, limit, {key.rstrip("_"): value for key, value in args.items()}
+
+
+def vocabulary(what: str, labels: dict[str, str]) -> validate.OneOf:
+    """A closed vocabulary's codes, refused in words: what the field is and its values' Chinese labels."""
+    return validate.OneOf(list(labels), error=one_of(what, labels))

@@ -2,9 +2,9 @@
 from marshmallow import ValidationError, fields, validate
 
 from service.security import is_mobile
-from service.vocab import CHANNELS, is_bad, level_of, one_of
+from service.vocab import CHANNELS, is_bad, level_of
 
-from .common import BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery, QueryBoolean
+from .common import BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery, QueryBoolean, vocabulary
 
 _score_msg = "评分必须是 1 到 5 之间的整数"
 
@@ -71,7 +71,7 @@ class RatingIn(BaseSchema):
     score = fields.Integer(required=True, strict=True, validate=validate.Range(1, 5, error=_score_msg),
                            error_messages={"invalid": _score_msg, "required": "请给出评分（1 到 5）",
                                            "null": _score_msg})
-    channel = fields.String(required=True, validate=validate.OneOf(list(CHANNELS), error=one_of("评价渠道", CHANNELS)),
+    channel = fields.String(required=True, validate=vocabulary("评价渠道", CHANNELS),
                             error_messages={"required": "请注明评价渠道"})
     tags = fields.List(fields.String(validate=validate.Length(1, 32)),
                        validate=validate.Length(max=10, error="最多选择 10 个标签"))
@@ -167,6 +167,6 @@ class RatingListQuery(PageQuery):
     staff_no = fields.String()
     score = fields.Integer(validate=validate.Range(1, 5, error=_score_msg))
     bad = QueryBoolean()
-    channel = fields.String(validate=validate.OneOf(list(CHANNELS), error=one_of("评价渠道", CHANNELS)))
+    channel = fields.String(validate=vocabulary("评价渠道", CHANNELS))
     from_ = Date(data_key="from")
     to = Date()

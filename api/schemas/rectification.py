@@ -2,9 +2,8 @@
 from marshmallow import fields, validate
 
 from service.rectification import ACTIONS, LIST_STATUSES, RESOLUTIONS, SOURCES, STATUSES
-from service.vocab import one_of
 
-from .common import LIMIT_MESSAGE, BaseSchema, Boolean, LocalDateTime, MaskedText, PageQuery, QueryBoolean
+from .common import LIMIT_MESSAGE, BaseSchema, Boolean, LocalDateTime, MaskedText, PageQuery, QueryBoolean, vocabulary
 from .ratings import RectificationBrief
 
 _text = validate.Length(1, 2000, error="长度应在 1 到 2000 个字之间")
@@ -68,19 +67,18 @@ class RectificationPage(BaseSchema):
 class RectificationQuery(PageQuery):
     hall = fields.String()
     list_ = fields.String(data_key="list", validate=validate.Length(1, 64), metadata={"description": "清单编号"})
-    status = fields.String(validate=validate.OneOf(list(STATUSES), error=one_of("事项状态", STATUSES)))
+    status = fields.String(validate=vocabulary("事项状态", STATUSES))
     overdue = QueryBoolean()
-    source = fields.String(validate=validate.OneOf(list(SOURCES), error=one_of("来源", SOURCES)))
+    source = fields.String(validate=vocabulary("来源", SOURCES))
     updated_since = LocalDateTime(metadata={"description": "只返回此时刻（含）之后有变化的事项"})
 
 
 class ActionIn(BaseSchema):
-    action = fields.String(required=True, validate=validate.OneOf(
-        list(ACTIONS), error=one_of("操作", {code: a.label for code, a in ACTIONS.items()})),
+    action = fields.String(required=True, validate=vocabulary(
+        "操作", {code: a.label for code, a in ACTIONS.items()}),
         error_messages={"required": "请指明要执行的操作"})
     note = fields.String(allow_none=True, validate=_text)
-    resolution = fields.String(allow_none=True, validate=validate.OneOf(list(RESOLUTIONS),
-                                                                         error=one_of("处理方式", RESOLUTIONS)))
+    resolution = fields.String(allow_none=True, validate=vocabulary("处理方式", RESOLUTIONS))
     callback_note = fields.String(allow_none=True, validate=_text)
     measures = fields.String(allow_none=True, validate=_text)
     result = fields.String(allow_none=True, validate=_text)
@@ -123,8 +121,8 @@ class RectificationListPage(BaseSchema):
 
 class RectificationListQuery(PageQuery):
     hall = fields.String()
-    source = fields.String(validate=validate.OneOf(list(SOURCES), error=one_of("来源", SOURCES)))
-    status = fields.String(validate=validate.OneOf(list(LIST_STATUSES), error=one_of("清单状态", LIST_STATUSES)))
+    source = fields.String(validate=vocabulary("来源", SOURCES))
+    status = fields.String(validate=vocabulary("清单状态", LIST_STATUSES))
 
 
 class AnswerIn(BaseSchema):

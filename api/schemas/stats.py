@@ -4,20 +4,18 @@ from marshmallow import fields, validate
 from service.inputs import MONTH_FORMAT_MESSAGE
 from service.metrics import GROUPS, SOURCES, WALKTHROUGH_GROUPS
 from service.rankings import UNITS
-from service.vocab import FORMATS, one_of
+from service.vocab import FORMATS
 
-from .common import BaseSchema, Date
+from .common import BaseSchema, Date, vocabulary
 
 
 class StatsQuery(BaseSchema):
     hall = fields.String(metadata={"description": "大厅编码：该大厅及其下级大厅"})
     from_ = Date(data_key="from", metadata={"description": "开始日期（含），缺省为本月1日"})
     to = Date(metadata={"description": "结束日期（含），缺省为今天"})
-    group_by = fields.String(load_default="hall", validate=validate.OneOf(
-        list(GROUPS), error=one_of("分组方式", GROUPS)), metadata={
+    group_by = fields.String(load_default="hall", validate=vocabulary("分组方式", GROUPS), metadata={
         "description": f"分组；source=walkthrough 时只能是 {'、'.join(WALKTHROUGH_GROUPS)}（否则 422）"})
-    source = fields.String(load_default="rating", validate=validate.OneOf(
-        list(SOURCES), error=one_of("统计来源", SOURCES)), metadata={
+    source = fields.String(load_default="rating", validate=vocabulary("统计来源", SOURCES), metadata={
         "description": "rating：评价与差评整改（缺省）；walkthrough：走流程发现问题的整改率与按期整改率"})
 
 
@@ -86,7 +84,7 @@ class TagStatsOut(BaseSchema):
 class RankingQuery(BaseSchema):
     period = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$",
                                                                    error=MONTH_FORMAT_MESSAGE))
-    by = fields.String(load_default="window", validate=validate.OneOf(list(UNITS), error=one_of("排名对象", UNITS)))
+    by = fields.String(load_default="window", validate=vocabulary("排名对象", UNITS))
     hall = fields.String()
 
 
@@ -111,7 +109,7 @@ class RankingOut(BaseSchema):
 class ReportQuery(BaseSchema):
     hall = fields.String()
     month = fields.String(validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error=MONTH_FORMAT_MESSAGE))
-    format = fields.String(load_default="json", validate=validate.OneOf(list(FORMATS), error=one_of("格式", FORMATS)))
+    format = fields.String(load_default="json", validate=vocabulary("格式", FORMATS))
 
 
 class ReportOut(BaseSchema):

@@ -3,13 +3,12 @@ from marshmallow import fields, validate
 
 from service.delivery import FORMATS, RECEIVER_URL_PATTERN, STATUSES
 from service.outbox import TYPES
-from service.vocab import one_of
 
-from .common import BaseSchema, Boolean, LocalDateTime, PageQuery
+from .common import BaseSchema, Boolean, LocalDateTime, PageQuery, vocabulary
 
 # Checked by service.delivery (the CLI takes the same rule); declared here for the document.
 _url_doc = {"pattern": RECEIVER_URL_PATTERN, "description": "接收地址：http:// 或 https://，主机名或 IPv4 地址，可带端口和路径"}
-_type = validate.OneOf(list(TYPES), error=one_of("事件类型", TYPES))
+_type = vocabulary("事件类型", TYPES)
 
 
 class SubscriptionIn(BaseSchema):
@@ -17,7 +16,7 @@ class SubscriptionIn(BaseSchema):
     url = fields.String(required=True, validate=validate.Length(max=500), metadata=_url_doc)
     events = fields.List(fields.String(validate=_type), required=True,
                          validate=validate.Length(1, len(TYPES), error="请订阅 1 到 10 种事件"))
-    format = fields.String(required=True, validate=validate.OneOf(list(FORMATS), error=one_of("推送格式", FORMATS)))
+    format = fields.String(required=True, validate=vocabulary("推送格式", FORMATS))
 
 
 class SubscriptionPatch(BaseSchema):
@@ -48,7 +47,7 @@ class SubscriptionList(BaseSchema):
 
 class DeliveryQuery(PageQuery):
     subscription = fields.Integer(validate=validate.Range(1, 2**63 - 1))
-    status = fields.String(validate=validate.OneOf(list(STATUSES), error=one_of("投递状态", STATUSES)))
+    status = fields.String(validate=vocabulary("投递状态", STATUSES))
 
 
 class DeliveryOut(BaseSchema):

@@ -10,19 +10,14 @@ from service.vocab import (
     STEPS,
     WALKTHROUGH_MODES,
     WALKTHROUGH_STATUSES,
-    one_of,
 )
 from service.walkthrough_sync import Invalid
 
 from ..errors import validation_problem
-from .common import NOT_BLANK, BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery
+from .common import NOT_BLANK, BaseSchema, Boolean, Date, LocalDateTime, MaskedText, PageQuery, vocabulary
 
 MAX_FINDINGS = 100
 MAX_MINUTES = 1440
-
-
-def _one_of(vocab: dict, what: str):
-    return validate.OneOf(list(vocab), error=one_of(what, vocab))
 
 
 def _text(low: int, high: int, what: str):
@@ -66,10 +61,10 @@ class CitizenIn(BaseSchema):
 
 class FindingIn(BaseSchema):
     id = ClientId(required=True)
-    step = fields.String(required=True, validate=_one_of(STEPS, "办事环节"))
-    category = fields.String(required=True, validate=_one_of(FINDING_CATEGORIES, "问题类别"))
+    step = fields.String(required=True, validate=vocabulary("办事环节", STEPS))
+    category = fields.String(required=True, validate=vocabulary("问题类别", FINDING_CATEGORIES))
     description = fields.String(required=True, validate=[_text(1, 2000, "问题描述"), _not_blank], metadata=NOT_BLANK)
-    severity = fields.String(required=True, validate=_one_of(SEVERITIES, "严重程度"))
+    severity = fields.String(required=True, validate=vocabulary("严重程度", SEVERITIES))
     suggestion = fields.String(allow_none=True, validate=validate.Length(max=2000, error="建议长度不能超过 2000 个字"))
     needs_rectification = Boolean(required=True)
     wait_minutes = _minutes("等候时长")
@@ -80,13 +75,13 @@ class WalkthroughIn(BaseSchema):
     id = ClientId(required=True)
     hall = fields.String(required=True, validate=validate.Length(1, 32))
     item = fields.String(required=True, validate=validate.Length(1, 64))
-    mode = fields.String(required=True, validate=_one_of(WALKTHROUGH_MODES, "体验方式"))
+    mode = fields.String(required=True, validate=vocabulary("体验方式", WALKTHROUGH_MODES))
     observer = fields.Nested(ObserverIn, required=True)
     citizen = fields.Nested(CitizenIn, allow_none=True)
     started_at = LocalDateTime(required=True)
     ended_at = LocalDateTime(allow_none=True)
     summary = fields.String(allow_none=True, validate=validate.Length(max=5000, error="体验小结不能超过 5000 个字"))
-    status = fields.String(required=True, validate=_one_of(WALKTHROUGH_STATUSES, "状态"))
+    status = fields.String(required=True, validate=vocabulary("状态", WALKTHROUGH_STATUSES))
     findings = fields.List(fields.Nested(FindingIn), required=True, validate=validate.Length(
         max=MAX_FINDINGS, error=f"每条走流程记录最多 {MAX_FINDINGS} 个问题"))
 
@@ -196,7 +191,7 @@ class WalkthroughList(BaseSchema):
 
 class WalkthroughListQuery(PageQuery):
     hall = fields.String(validate=validate.Length(1, 32))
-    status = fields.String(validate=_one_of(WALKTHROUGH_STATUSES, "状态"))
+    status = fields.String(validate=vocabulary("状态", WALKTHROUGH_STATUSES))
     from_ = Date(data_key="from", metadata={"description": "开始日期（含），按体验开始时间，北京时间"})
     to = Date(metadata={"description": "结束日期（含）"})
 
@@ -284,4 +279,4 @@ class FeedbackOut(BaseSchema):
 
 
 class FeedbackQuery(BaseSchema):
-    format = fields.String(load_default="json", validate=validate.OneOf(list(FORMATS), error=one_of("格式", FORMATS)))
+    format = fields.String(load_default="json", validate=vocabulary("格式", FORMATS))
