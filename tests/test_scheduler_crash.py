@@ -17,7 +17,10 @@ from service.timeutil import local_date, now
 from tests.rect_helpers import count, fresh
 
 ROOT = Path(__file__).resolve().parent.parent
-RATINGS = 30000  # a run of a few seconds: long enough to be cut off 0.3 s in, even on a fast machine
+# Long enough a run to be cut off in the middle on a quiet, fast machine: the collecting job takes about 2 µs a
+# 差评 there (30,000 were done before a kill 0.3 s in), so 100,000 give it a few hundred milliseconds, and the kill
+# comes 0.05 s after the run's row appears.
+RATINGS = 100_000
 JOB = "collect_bad_ratings"
 
 
@@ -56,7 +59,7 @@ def test_a_scheduler_killed_mid_run_leaves_nothing_half_done(app, demo, migrated
     first = scheduler(migrated)
     try:
         wait_for(lambda: runs() == 1, 60, first)  # the run row commits before the work starts
-        time.sleep(0.3)
+        time.sleep(0.05)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
