@@ -5,6 +5,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -34,6 +35,11 @@ class OutboxEvent(db.Model):
     hall_code: Mapped[str | None] = mapped_column(String(32))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     data: Mapped[dict] = mapped_column(JSON)
+    # PostgreSQL: the id of the transaction that wrote it (a server default, migration 0014). An id comes from a
+    # sequence when the row is written, so a long transaction commits events below ids already committed; the
+    # fan-out follows these instead (service/delivery.settled_below). Empty on SQLite: one writer at a time, so
+    # there the id order is the commit order.
+    txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
 
 
 class Subscription(db.Model):
@@ -49,8 +55,10 @@ class Subscription(db.Model):
     secret_enc: Mapped[bytes] = mapped_column(LargeBinary)  # the signing secret, encrypted at rest
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(200))
-    # Events with an id above this have not yet been given a delivery row for this subscription.
+    # Events not yet given a delivery row for this subscription: on SQLite those with an id above
+    # fanned_event_id, on PostgreSQL those written by a transaction from fanned_txid on.
     fanned_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    fanned_txid: Mapped[int] = mapped_column(BigInteger, default=0)
     # The last event id when it was created: it receives the events after that, not the history.
     start_event_id: Mapped[int] = mapped_column(BigInteger, default=0)
     # One deliverer works on a subscription at a time (its order), until claimed_until.

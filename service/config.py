@@ -76,7 +76,6 @@ def load_config(app, overrides: dict | None = None) -> None:
         "DELIVERY_MAX_ATTEMPTS": _env_int("DELIVERY_MAX_ATTEMPTS", 12),
         "DELIVERY_BACKOFF_BASE_SECONDS": _env_int("DELIVERY_BACKOFF_BASE_SECONDS", 30),
         "DELIVERY_BACKOFF_MAX_SECONDS": _env_int("DELIVERY_BACKOFF_MAX_SECONDS", 6 * 3600),
-        "DELIVERY_FANOUT_LOOKBACK_IDS": _env_int("DELIVERY_FANOUT_LOOKBACK_IDS", 1000),
         # The delivery threads' nice value (Linux): the intake keeps the CPU first when the machine is busy.
         "DELIVERY_NICE": _env_int("DELIVERY_NICE", 10),
     }

@@ -45,31 +45,40 @@ def _config(name: str):
 
 
 def fan_out(stamp: datetime) -> int:
-    """A pending delivery for every new event each active subscription wants, committed FANOUT_CHUNK events at a
-    time: on SQLite a write transaction keeps every other writer waiting, and one run's backlog at full intake
-    (tens of thousands of events) in a single INSERT held the citizens' ratings up for most of a second. Ids a
-    little below the cursor are looked at again (on PostgreSQL an event can commit after one with a higher id);
-    the unique key keeps that free of duplicates, and a run cut off between two chunks goes on from the cursor."""
-    top = delivery.top_event_id()
+    """A pending delivery for every new event each active subscription wants. On SQLite (id order is commit order)
+    FANOUT_CHUNK event ids per write transaction: a write transaction keeps every other writer waiting there, and
+    one run's backlog at full intake (tens of thousands of events) in a single INSERT held the citizens' ratings up
+    for most of a second; a run cut off between two chunks goes on from the cursor. On PostgreSQL the events of
+    every transaction that has ended since the last run (delivery.settled_below), in one statement: a transaction
+    still running holds back no event but its own. The unique key keeps a second look free of duplicates."""
+    settled, top = delivery.settled_below(), delivery.top_event_id()
     subs = db.session.execute(select(Subscription).where(Subscription.active.is_(True),
                                                          Subscription.deleted_at.is_(None))).scalars().all()
     made = 0
-    lookback = _config("DELIVERY_FANOUT_LOOKBACK_IDS")
     for sub in subs:
         sub_id, events, provincial_only = sub.id, list(sub.events), sub.format == "provincial"
-        floor = max(sub.start_event_id, sub.fanned_event_id - lookback)
+        if settled is not None:
+            e = OutboxEvent
+            made += _fan_out_range(sub_id, events, provincial_only,
+                                   [e.txid >= sub.fanned_txid, e.txid < settled, e.id > sub.start_event_id],
+                                   Subscription.fanned_txid, settled, stamp)
+            db.session.commit()
+            continue
+        floor = max(sub.start_event_id, sub.fanned_event_id)
         while floor < top:
             upto = min(top, floor + FANOUT_CHUNK)
-            made += _fan_out_range(sub_id, events, provincial_only, floor, upto, stamp)
+            made += _fan_out_range(sub_id, events, provincial_only, [OutboxEvent.id > floor, OutboxEvent.id <= upto],
+                                   Subscription.fanned_event_id, upto, stamp)
             db.session.commit()
             floor = upto
     return made
 
 
-def _fan_out_range(sub_id: int, events: list[str], provincial_only: bool, floor: int, upto: int,
+def _fan_out_range(sub_id: int, events: list[str], provincial_only: bool, window: list, cursor, upto: int,
                    stamp: datetime) -> int:
+    """Deliveries for the events in `window` the subscription wants; its `cursor` column moves up to `upto`."""
     e = OutboxEvent
-    wanted = [e.id > floor, e.id <= upto, e.type.in_(events)]
+    wanted = [*window, e.type.in_(events)]
     if provincial_only:
         wanted.append(e.subject.like("rating:%"))  # the platform only knows ratings and their 整改
     rows = select(literal(sub_id, BigInteger()), e.id, e.subject, literal("pending"), literal(0),
@@ -78,8 +87,7 @@ def _fan_out_range(sub_id: int, events: list[str], provincial_only: bool, floor:
     stmt = insert(Delivery.__table__).from_select(
         ["subscription_id", "event_id", "subject", "status", "attempts", "next_attempt_at", "created_at"], rows)
     made = len(db.session.execute(stmt.on_conflict_do_nothing().returning(Delivery.id)).all())
-    db.session.execute(update(Subscription).where(Subscription.id == sub_id, Subscription.fanned_event_id < upto)
-                       .values(fanned_event_id=upto))
+    db.session.execute(update(Subscription).where(Subscription.id == sub_id, cursor < upto).values({cursor: upto}))
     return made
 
 

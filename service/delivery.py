@@ -3,7 +3,7 @@ operator's retry, and the backlog /health reports. The deliver_events job that s
 import re
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from models import Delivery, OutboxEvent, Subscription, db
 
@@ -12,6 +12,7 @@ from .database import writes
 from .errors import Conflict, NotFound, ValidationFailed
 from .pagination import decode_cursor, encode_cursor
 from .security import encrypt
+from .sqlutil import dialect_name
 from .timeutil import now
 
 FORMATS = {"webhook": "通用推送（事件信封）", "provincial": "省好差评平台字段"}
@@ -63,15 +64,33 @@ def top_event_id() -> int:
     return db.session.execute(select(func.max(OutboxEvent.id))).scalar() or 0
 
 
+def settled_below() -> int | None:
+    """PostgreSQL: the oldest transaction still running. Every transaction below it has ended, so the events they
+    wrote are all visible now and no more will appear; the fan-out goes up to it. (An id comes from a sequence when
+    the row is written: a long transaction, a job turning thousands of 差评 into items, commits its events after
+    higher ids were committed and fanned out, so the id order is not the commit order there.) None on SQLite,
+    where one writer at a time makes the id order the commit order."""
+    if dialect_name() != "postgresql":
+        return None
+    return db.session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar()
+
+
+def unfanned(fanned_event_id: int, fanned_txid: int) -> list:
+    """Conditions on OutboxEvent: the events not yet fanned out past these cursors."""
+    if dialect_name() == "postgresql":
+        return [OutboxEvent.txid >= fanned_txid]
+    return [OutboxEvent.id > fanned_event_id]
+
+
 @writes
 def create_subscription(data: dict) -> dict:
     """A new receiver gets the events from now on (not the history); its secret is answered this once."""
     _check(data, data["format"])
     secret = "whsec_" + secrets.token_urlsafe(32)
-    stamp, top = now(), top_event_id()
+    stamp, settled, top = now(), settled_below(), top_event_id()
     sub = Subscription(name=data["name"], url=data["url"], events=list(dict.fromkeys(data["events"])),
                        format=data["format"], secret_enc=encrypt(secret), active=True, fanned_event_id=top,
-                       start_event_id=top, created_at=stamp, updated_at=stamp)
+                       fanned_txid=settled or 0, start_event_id=top, created_at=stamp, updated_at=stamp)
     db.session.add(sub)
     db.session.commit()
     return subscription_view(sub, secret)
@@ -162,11 +181,11 @@ def backlog() -> dict:
         .join(OutboxEvent, OutboxEvent.id == Delivery.event_id)
         .where(Delivery.status.in_(("pending", "failed")), Delivery.subscription_id.in_(active))).one()
     # Events not yet given their deliveries (they are, at the start of every run).
-    floor = db.session.execute(select(func.min(Subscription.fanned_event_id)).where(
-        Subscription.active.is_(True), Subscription.deleted_at.is_(None))).scalar()
-    unfanned = None if floor is None else db.session.execute(
-        select(func.min(OutboxEvent.occurred_at)).where(OutboxEvent.id > floor)).scalar()
-    starts = [t for t in (oldest, unfanned) if t is not None]
+    floor = db.session.execute(select(func.min(Subscription.fanned_event_id), func.min(Subscription.fanned_txid))
+                               .where(Subscription.active.is_(True), Subscription.deleted_at.is_(None))).one()
+    waiting = None if floor[0] is None else db.session.execute(
+        select(func.min(OutboxEvent.occurred_at)).where(*unfanned(*floor))).scalar()
+    starts = [t for t in (oldest, waiting) if t is not None]
     age = None if not starts else max(0, int((now() - min(starts)).total_seconds()))
     dead = db.session.execute(select(func.count()).select_from(Delivery).where(
         Delivery.status == "dead", Delivery.subscription_id.in_(active))).scalar()
