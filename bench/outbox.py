@@ -6,7 +6,8 @@ the items their 差评 become (collect_bad_ratings), delivered by `flask jobs se
    backlog's age (GET /api/v1/health) over time, and how long it takes to drain once the receiver is back;
 3. intake: wrk on POST /api/v1/ratings with the scheduler stopped and running, alternately (stopped, running,
    running, stopped, ROUNDS times; delivery has caught up before each running round): the median requests/s
-   running ÷ the median stopped; the receiver runs at nice 10 (it stands in for a system on another machine);
+   running ÷ the median stopped; the receiver runs at nice 10 (it stands in for a system on another machine), the
+   scheduler at its JOBS_NICE;
 4. the whole outbox against the receiver's log: lost, out of order per subject, sent twice, bad signatures.
 
 Usage (bench/outbox sets up the database and the environment):
@@ -59,9 +60,15 @@ class Bench:
 
     def receiver_up(self) -> None:
         # It stands in for a system on another machine: at nice 10 it takes this machine's CPU after the intake.
+        # In a session of its own, where a nice value only weighs against the session's other processes; the
+        # session's autogroup nice weighs against gunicorn's (service/priority.py says more).
         self.receiver = subprocess.Popen(["nice", "-n", "10", str(BIN / "python"), "bench/outbox_receiver.py",
                                           str(self.receiver_port), self.secret, str(self.log)], cwd=ROOT,
                                          start_new_session=True)
+        try:
+            Path(f"/proc/{self.receiver.pid}/autogroup").write_text("10")
+        except OSError:
+            pass  # no autogroups here: the nice value above does it
         deadline = time.monotonic() + 10
         while self.stats() is None:
             if time.monotonic() > deadline:
@@ -227,11 +234,12 @@ class Bench:
               f"delivery stopped / running / running / stopped, {self.rounds} time(s) (CPU per rating from /proc)")
         rates = defaultdict(list)
         for running in (False, True, True, False) * self.rounds:
-            if running and (self.scheduler is None or self.scheduler.poll() is not None):
-                self.scheduler_start()
+            if running:  # started if stopped; caught up with what the last round left, as a quiet hour would
+                if self.scheduler is None or self.scheduler.poll() is not None:
+                    self.scheduler_start()
                 if self.wait_drained(300) == math.inf:
                     raise SystemExit("delivery did not catch up before the running round")
-            elif not running:
+            else:
                 self.scheduler_stop()
             procs = {"intake": self.gunicorn, "delivery": self.scheduler if running else None,
                      "receiver": self.receiver}

@@ -15,7 +15,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
-from service import jobruns, scheduling
+from service import jobruns, priority, scheduling
 from service.database import end_unit_of_work
 from service.timeutil import SHANGHAI
 
@@ -110,7 +110,9 @@ class Scheduler:
 
 def serve(app: Flask, *, interval: int, lease_seconds: int, heartbeat_seconds: int,
           exit_after: float | None = None) -> None:
-    """Run until SIGTERM/SIGINT (or exit_after seconds, for tests and one-shot runs)."""
+    """Run until SIGTERM/SIGINT (or exit_after seconds, for tests and one-shot runs), at nice JOBS_NICE: the jobs and
+    the delivery wait when the citizens' requests need the CPU."""
+    priority.lower_process(app.config["JOBS_NICE"])  # before any thread starts: they inherit it
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

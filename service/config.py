@@ -62,6 +62,8 @@ def load_config(app, overrides: dict | None = None) -> None:
         "RECTIFY_DAYS": _env_int("RECTIFY_DAYS", 5),
         "RECTIFY_SCHEDULED_DAYS": _env_int("RECTIFY_SCHEDULED_DAYS", 15),
         "JOBS_INTERVAL_SECONDS": _env_int("JOBS_INTERVAL_SECONDS", 60),
+        # `flask jobs serve` lowers its CPU priority to this nice value (Linux; service/priority.py).
+        "JOBS_NICE": _env_int("JOBS_NICE", 10),
         "OPENDATA_PATH": os.environ.get("OPENDATA_PATH") or str(Path(instance) / "opendata" / "hall-feedback.db"),
         "JOBS_RATING_LOOKBACK_IDS": _env_int("JOBS_RATING_LOOKBACK_IDS", 1000),
         "SCHEDULER_LEASE_SECONDS": _env_int("SCHEDULER_LEASE_SECONDS", 90),

@@ -14,10 +14,7 @@ had up to a batch acknowledged but not recorded: those events are sent again, wi
 import json
 import logging
 import math
-import os
 import random
-import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +26,7 @@ from sqlalchemy import BigInteger, bindparam, literal, or_, select, update
 
 from models import Delivery, OutboxEvent, Subscription, db
 
-from . import delivery, provincial, webhook
+from . import delivery, priority, provincial, webhook
 from .database import end_unit_of_work, writing
 from .security import decrypt
 from .sqlutil import insert
@@ -308,16 +305,6 @@ def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:
     return turn.counts
 
 
-def _lower_priority(nice: int) -> None:
-    """Run this delivery thread at a lower CPU priority (on Linux the nice value is per thread): when ratings pour
-    in and the CPU is busy, the intake goes first and delivery catches up afterwards."""
-    if nice > 0 and sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except OSError:
-            log.warning("could not lower the delivery thread's priority", exc_info=True)
-
-
 def _in_context(app, fn, *args):
     with app.app_context():
         try:
@@ -342,7 +329,7 @@ def deliver(*, now: datetime, watermark: dict | None, holder: str | None = None)
     deadline = time.monotonic() + _config("DELIVERY_RUN_SECONDS")
     app = current_app._get_current_object()
     with ThreadPoolExecutor(max_workers=min(len(subs), _config("DELIVERY_CONCURRENCY")), thread_name_prefix="deliver",
-                            initializer=_lower_priority, initargs=(_config("DELIVERY_NICE"),)) as pool:
+                            initializer=priority.lower_thread, initargs=(_config("DELIVERY_NICE"),)) as pool:
         for result in pool.map(lambda sid: _in_context(app, deliver_subscription, sid, holder, deadline), subs):
             for key, value in result.items():
                 counts[key] += value
