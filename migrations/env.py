@@ -60,6 +60,14 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+def include_object(obj, name, type_, reflected, compare_to):
+    """An index the models make on another database only (Index(...).ddl_if(dialect=...)) is not compared here."""
+    ddl_if = getattr(obj, "_ddl_if", None)
+    if type_ == "index" and not reflected and ddl_if is not None and ddl_if.dialect is not None:
+        return context.get_bind().dialect.name == ddl_if.dialect
+    return True
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -80,6 +88,7 @@ def run_migrations_online():
 
     conf_args = current_app.extensions['migrate'].configure_args
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

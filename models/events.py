@@ -24,6 +24,8 @@ class OutboxEvent(db.Model):
     """One row per change worth reporting, written in the transaction of the change itself."""
 
     __tablename__ = "outbox_events"
+    # The fan-out's window on PostgreSQL; SQLite leaves txid empty and needs no index on it.
+    __table_args__ = (Index("ix_outbox_events_txid", "txid").ddl_if(dialect="postgresql"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(40))
