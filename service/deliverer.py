@@ -48,17 +48,17 @@ def fan_out(stamp: datetime) -> int:
     for most of a second; a run cut off between two chunks goes on from the cursor. On PostgreSQL the events of
     every transaction that has ended since the last run (delivery.settled_below), in one statement: a transaction
     still running holds back no event but its own. The unique key keeps a second look free of duplicates."""
-    settled, top = delivery.settled_below(), delivery.top_event_id()
+    settled = delivery.settled_below()
+    top = delivery.top_event_id() if settled is None else None
     subs = db.session.execute(select(Subscription).where(Subscription.active.is_(True),
                                                          Subscription.deleted_at.is_(None))).scalars().all()
     made = 0
     for sub in subs:
         sub_id, events, provincial_only = sub.id, list(sub.events), sub.format == "provincial"
         if settled is not None:
-            e = OutboxEvent
-            made += _fan_out_range(sub_id, events, provincial_only,
-                                   [e.txid >= sub.fanned_txid, e.txid < settled, e.id > sub.start_event_id],
-                                   Subscription.fanned_txid, settled, stamp)
+            window = [*delivery.unfanned(sub.fanned_event_id, sub.fanned_txid), OutboxEvent.txid < settled,
+                      OutboxEvent.id > sub.start_event_id]
+            made += _fan_out_range(sub_id, events, provincial_only, window, Subscription.fanned_txid, settled, stamp)
             db.session.commit()
             continue
         floor = max(sub.start_event_id, sub.fanned_event_id)
