@@ -28,10 +28,7 @@ def months_within(start: date, end: date) -> tuple[list[date], list[tuple[date, 
     stop = last_whole_month_end(end) + timedelta(days=1)  # the day after the last whole month
     if first >= stop:
         return [], [(start, end)]
-    months, month = [], first
-    while month < stop:
-        months.append(month)
-        month = next_month(month)
+    months = months_between(first, stop - timedelta(days=1))
     edges = ([(start, first - timedelta(days=1))] if start < first else []) + ([(stop, end)] if stop <= end else [])
     return months, edges
 
