@@ -37,6 +37,13 @@ def fresh_database(sqlite_path, prefix: str):
         admin.dispose()
 
 
+@pytest.fixture
+def empty_database(tmp_path):
+    """An empty database of the test's own (no schema), for the migration tests to build up step by step."""
+    with fresh_database(tmp_path / "migrate.db", "hf_mig") as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     with fresh_database(tmp_path_factory.mktemp("db") / "test.db", "hf_test") as url:

@@ -1,19 +1,12 @@
 """Migration 0012 (the rectification clocks) carries existing rows over: upgrade a database of its own to 0011, write rows there with SQL as
 the old code did, upgrade to head, and read the new columns."""
 
-import pytest
 from flask_migrate import upgrade
 from sqlalchemy import text
 
-from tests.conftest import fresh_database, make_app
+from tests.conftest import make_app
 
 T = "'2025-06-09 02:00:00'"  # a UTC timestamp literal both databases take
-
-
-@pytest.fixture
-def empty_database(tmp_path):
-    with fresh_database(tmp_path / "migrate.db", "hf_mig") as url:
-        yield url
 
 
 OLD_ROWS = [

@@ -2,11 +2,10 @@
 past its cursor, comes out with every such event given its delivery once, none of the delivered ones again; and it
 goes down and up again."""
 
-import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from tests.conftest import fresh_database, make_app
+from tests.conftest import make_app
 
 T = "'2026-11-30 02:00:00'"  # a UTC timestamp literal both databases take
 
@@ -23,12 +22,6 @@ def old_rows() -> list[str]:
              f"delivered_at, created_at) VALUES (1, {i}, 'rating:{i}', 'delivered', 1, {T}, {T}, {T})"
              for i in range(1, 6)]
     return rows
-
-
-@pytest.fixture
-def empty_database(tmp_path):
-    with fresh_database(tmp_path / "migrate.db", "hf_mig_outbox") as url:
-        yield url
 
 
 def test_the_events_past_the_old_cursor_are_fanned_out_once_after_the_migration(empty_database):

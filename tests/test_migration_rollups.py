@@ -2,11 +2,10 @@
 up by the old code comes out with every rollup emptied and its watermarks forgotten, so figures are read live until
 the next refresh rolls everything again; and it goes down and up again."""
 
-import pytest
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 
-from tests.conftest import fresh_database, make_app
+from tests.conftest import make_app
 
 T = "'2025-06-09 02:00:00'"  # a UTC timestamp literal both databases take
 
@@ -22,12 +21,6 @@ OLD_ROWS = [
     "VALUES ('2025-06-09', 'window', 'HZ-XC', '01', 1, 1, 0, 0, 0)",
     "INSERT INTO rollup_state (name, through) VALUES ('ratings', '2025-06-30'), ('cases', '2025-06-20')",
 ]
-
-
-@pytest.fixture
-def empty_database(tmp_path):
-    with fresh_database(tmp_path / "migrate.db", "hf_mig") as url:
-        yield url
 
 
 def test_the_rollups_migration_empties_the_rollups_and_goes_down_again(empty_database):
