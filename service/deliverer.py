@@ -12,7 +12,6 @@ Throughput: one keep-alive connection per subscription and run (service/webhook.
 RECORD_EVERY_SECONDS, whichever comes first (a failure is recorded at once). So a deliverer that dies may have
 had up to a batch acknowledged but not recorded: those events are sent again, with the same ids."""
 import json
-import logging
 import math
 import random
 import time
@@ -32,7 +31,6 @@ from .security import decrypt
 from .sqlutil import insert
 from .timeutil import iso, now
 
-log = logging.getLogger(__name__)
 FANOUT_CHUNK = 1000  # events per fan-out transaction
 RECORD_EVERY_SECONDS = 0.1  # a slow receiver's acknowledgements are recorded one by one
 
