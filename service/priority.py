@@ -31,15 +31,16 @@ def lower_process(nice: int) -> None:
     Linux distributions) the kernel shares the CPU between sessions first, and each process that systemd, a
     container or a supervisor starts with setsid is a session of its own; gunicorn's workers are another. So a
     process that leads its own session also sets its session's nice (/proc/self/autogroup); one started from a
-    shell (a session it shares) leaves the shell's alone."""
+    shell (a session it shares) leaves the shell's alone. Where the kernel shows no autogroup for the process (it
+    sits in a cgroup of its own, as in many containers), the cgroup shares the CPU and only the nice value is set."""
     if nice <= 0 or not _LINUX:
         return
     try:
         _raise_nice(0, nice)
         if os.getsid(0) == os.getpid() and os.path.exists("/proc/self/autogroup"):
             with open("/proc/self/autogroup", "r+") as autogroup:
-                current = int(autogroup.read().rsplit("nice", 1)[1])
-                if current < nice:
+                shown = autogroup.read()  # "/autogroup-85 nice 0"; empty when a cgroup, not an autogroup, holds it
+                if "nice" in shown and int(shown.rsplit("nice", 1)[1]) < nice:
                     autogroup.write(str(nice))
     except (OSError, ValueError, IndexError):
         log.warning("could not lower the scheduler's CPU priority", exc_info=True)
