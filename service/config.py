@@ -74,6 +74,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "DELIVERY_TIMEOUT_SECONDS": _env_int("DELIVERY_TIMEOUT_SECONDS", 5),
         "DELIVERY_RUN_SECONDS": _env_int("DELIVERY_RUN_SECONDS", 20),
         "DELIVERY_CONCURRENCY": _env_int("DELIVERY_CONCURRENCY", 4),
+        "DELIVERY_CONNECTIONS": _env_int("DELIVERY_CONNECTIONS", 2),
         "DELIVERY_BATCH": _env_int("DELIVERY_BATCH", 100),
         "DELIVERY_MAX_ATTEMPTS": _env_int("DELIVERY_MAX_ATTEMPTS", 12),
         "DELIVERY_BACKOFF_BASE_SECONDS": _env_int("DELIVERY_BACKOFF_BASE_SECONDS", 30),

@@ -13,10 +13,13 @@ RECORD_EVERY_SECONDS, whichever comes first (a failure is recorded at once). So 
 had up to a batch acknowledged but not recorded: those events are sent again, with the same ids."""
 import json
 import math
+import queue
 import random
+import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+import zlib
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -231,58 +234,98 @@ def _batch(sub_id: int, held: dict, blocked: set, after: int, stamp: datetime) -
 
 
 class _Turn:
-    """One subscription's turn in a run: its receiver's connection, its held deliveries, the acknowledgements not yet
-    recorded, and what it counted."""
+    """One subscription's turn in a run: its receiver's connections, its held deliveries, the outcomes not yet
+    recorded, and what it counted.
+
+    A batch goes out over DELIVERY_CONNECTIONS keep-alive connections at once, each carrying the subjects that hash
+    to it (a subject always to the same one, so its events still go one after the other, each after the previous
+    one's acknowledgement): while one connection waits for the receiver's answer, another sends. Only this thread
+    touches the database; the other connections' threads hand their answers over in `outcomes`."""
 
     def __init__(self, sub: Subscription, deadline: float):
         self.sub_id, self.fmt, self.deadline = sub.id, sub.format, deadline
         self.secret = decrypt(sub.secret_enc)
-        self.receiver = webhook.Connection(sub.url, _config("DELIVERY_TIMEOUT_SECONDS"))
-        self.held, self.blocked, self.acks = _held(sub.id), set(), []
+        self.receivers = [webhook.Connection(sub.url, _config("DELIVERY_TIMEOUT_SECONDS"))
+                          for _ in range(max(1, _config("DELIVERY_CONNECTIONS")))]
+        self.lanes = ThreadPoolExecutor(len(self.receivers) - 1, thread_name_prefix="deliver-lane",
+                                        initializer=priority.lower_thread, initargs=(_config("DELIVERY_NICE"),)
+                                        ) if len(self.receivers) > 1 else None
+        self.held, self.blocked = _held(sub.id), set()
+        self.outcomes = queue.SimpleQueue()  # (due, answer, when), in each connection's order
+        self.halt = threading.Event()  # out of time, out of reach, or an answer that stops the batch
+        self.trouble = False
         self.counts = {"delivered": 0, "failed": 0, "dead": 0, "unreachable": 0}
 
     def send(self, batch: list[Due]) -> bool:
-        """POST the batch in order; whether the turn goes on (nothing failed, time left)."""
-        bodies = [(due, render(due.event, self.fmt)) for due in batch]
+        """POST the batch, in order per subject; whether the turn goes on (nothing failed, time left)."""
+        lanes = [[] for _ in self.receivers]
+        for due in batch:
+            lanes[zlib.crc32(due.subject.encode()) % len(lanes)].append((due, render(due.event, self.fmt)))
         db.session.rollback()  # no transaction stays open while requests are in flight
-        recorded, go_on = time.monotonic(), True
-        for due, body in bodies:
-            if time.monotonic() >= self.deadline:
-                go_on = False
+        self.halt.clear()
+        self.trouble = False
+        others = [self.lanes.submit(self._lane, receiver, items)
+                  for receiver, items in zip(self.receivers[1:], lanes[1:], strict=True) if items]
+        self._lane(self.receivers[0], lanes[0], record=True)
+        while others:
+            others = list(wait(others, timeout=RECORD_EVERY_SECONDS).not_done)
+            self.record()
+        self.record()
+        return not (self.halt.is_set() or self.trouble)
+
+    def _lane(self, receiver: webhook.Connection, items: list, record: bool = False) -> None:
+        """One connection's share of the batch, in order; `record`: this is the turn's own thread, which records
+        what all connections were answered every RECORD_EVERY_SECONDS (a slow receiver's acknowledgements one by
+        one)."""
+        recorded = time.monotonic()
+        for due, body in items:
+            if self.halt.is_set() or time.monotonic() >= self.deadline:
+                self.halt.set()
                 break
             if due.subject in self.blocked:
                 continue
-            answer = self.receiver.post(webhook.headers(due.event, body, self.secret), body)
+            answer = receiver.post(webhook.headers(due.event, body, self.secret), body)
+            self.outcomes.put((due, answer, now()))
+            if not answer.ok:
+                self.trouble = True  # the rest of the batch (other subjects) still goes, unless:
+                self.blocked.add(due.subject)
+                if not answer.reached or answer.code is None or answer.code == 410:
+                    self.halt.set()  # out of reach, too slow, dropped, or gone: retry on schedule
+            if record and time.monotonic() - recorded >= RECORD_EVERY_SECONDS:
+                self.record()
+                recorded = time.monotonic()
+
+    def record(self) -> None:
+        """What the receiver answered so far: acknowledgements together, a failure at once (after the
+        acknowledgements before it)."""
+        acks = []
+        while True:
+            try:
+                due, answer, when = self.outcomes.get_nowait()
+            except queue.Empty:
+                break
             if answer.ok:
-                self.acks.append({"delivery": due.delivery_id, "code": answer.code, "at": now()})
+                acks.append({"delivery": due.delivery_id, "code": answer.code, "at": when})
                 self.held.pop(due.event_id, None)
                 self.counts["delivered"] += 1
-                if time.monotonic() - recorded >= RECORD_EVERY_SECONDS:
-                    _record_acks(self.acks)
-                    recorded = time.monotonic()
                 continue
-            go_on = False  # the rest of the batch (other subjects) still goes, unless the receiver is out of reach
-            if not self.failed(due, answer):
-                break
-        _record_acks(self.acks)
-        return go_on
-
-    def failed(self, due: Due, answer: webhook.Answer) -> bool:
-        """Record a failed POST; whether the other subjects of the batch may still be sent."""
-        _record_acks(self.acks)  # what was acknowledged before it is on record first
-        if not answer.reached:
-            _record_unreachable(due.delivery_id, answer.error)
-            self.counts["unreachable"] += 1
-            return False
-        status = _record_failure(due.delivery_id, self.sub_id, answer.code, answer.error)
-        self.counts["dead" if status == "dead" else "failed"] += 1
-        self.blocked.add(due.subject)
-        return answer.code is not None and answer.code != 410  # too slow, dropped, or gone: retry on schedule
+            _record_acks(acks)
+            if not answer.reached:
+                _record_unreachable(due.delivery_id, answer.error)
+                self.counts["unreachable"] += 1
+            else:
+                status = _record_failure(due.delivery_id, self.sub_id, answer.code, answer.error)
+                self.counts["dead" if status == "dead" else "failed"] += 1
+        _record_acks(acks)
 
     def close(self) -> None:
-        self.receiver.close()
+        self.halt.set()
+        if self.lanes is not None:
+            self.lanes.shutdown(wait=True)
+        for receiver in self.receivers:
+            receiver.close()
         db.session.rollback()
-        _record_acks(self.acks)  # acknowledged is acknowledged, whatever ended the turn
+        self.record()  # acknowledged is acknowledged, whatever ended the turn
 
 
 def deliver_subscription(sub_id: int, holder: str, deadline: float) -> dict:

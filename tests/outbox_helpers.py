@@ -26,7 +26,8 @@ def verify(secret: str, header: str, body: bytes) -> bool:
 class Receiver:
     """Records every request; `behaviour` decides the answer: 'ok', an int status, 'hang', 'drop'. Each request is
     answered after `delay` seconds; `hook(entry, n)` is called with the n-th request before it is answered.
-    `senders`: pids of local processes, one of which each request's entry names as its "sender"."""
+    `senders`: pids of local processes, one of which each request's entry names as its "sender".
+    `most_in_flight`: the most requests it was answering at once."""
 
     def __init__(self, senders: tuple[int, ...] = ()):
         self.behaviour = "ok"
@@ -35,6 +36,7 @@ class Receiver:
         self.senders = senders
         self.requests: list[dict] = []
         self.lock = threading.Lock()
+        self.in_flight = self.most_in_flight = 0
         self.server = None
         self.port = None
         self._start()
@@ -66,6 +68,16 @@ class Receiver:
         self.down()
 
     def _app(self, environ, start_response):
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return self._answer(environ, start_response)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _answer(self, environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         behaviour = self.behaviour
         entry = {"headers": {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")},

@@ -3,6 +3,7 @@ down for a while; 410 Gone and deleted subscriptions; dead deliveries and the op
 import time
 
 import pytest
+from flask import current_app
 from sqlalchemy import select
 
 from models import Delivery, OutboxEvent, db
@@ -171,8 +172,25 @@ def test_a_slow_receiver_does_not_hold_up_the_others(client, tokens, receivers):
     deliver()
     assert time.monotonic() - started < 8
     assert len(fast.acknowledged()) == 10  # all of them in the same run the slow one timed out
-    assert len(slow.requests) == 1  # it timed out once; the rest wait for its retry
+    # One request on each of its connections timed out (events of two subjects); the rest wait for the retry.
+    connections = current_app.config["DELIVERY_CONNECTIONS"]
+    sent = [r["headers"]["X-Feedback-Delivery"] for r in slow.requests]
+    assert 1 <= len(sent) <= connections and len(set(sent)) == len(sent)
     assert_complete_and_ordered(fast, sub["secret"], event_ids())
+
+
+@pytest.mark.parametrize("connections", [1, 2])
+def test_a_batch_goes_out_over_several_connections_each_subject_in_order(client, tokens, receivers, connections):
+    current_app.config["DELIVERY_CONNECTIONS"] = connections
+    receiver = receivers()
+    receiver.delay = 0.05  # each answer takes a while: a second connection sends meanwhile
+    sub = subscribe(client, tokens, receiver.url)
+    for score in (1, 2) * 6:
+        rate(client, tokens, score=score)  # 12 subjects, two events each
+    deliver()
+    # Per subject, each event only after the one before it was acknowledged (and all of them, once, signed) ...
+    assert_complete_and_ordered(receiver, sub["secret"], event_ids())
+    assert receiver.most_in_flight == connections  # ... while the connections were answered at the same time
 
 
 def test_the_provincial_format_maps_ratings_and_their_rectification_status(client, tokens, receivers):
