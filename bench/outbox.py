@@ -6,8 +6,8 @@ the items their 差评 become (collect_bad_ratings), delivered by `flask jobs se
    backlog's age (GET /api/v1/health) over time, and how long it takes to drain once the receiver is back;
 3. intake: wrk on POST /api/v1/ratings with the scheduler stopped and running, alternately (stopped, running,
    running, stopped, ROUNDS times; delivery has caught up before each running round): the median requests/s
-   running ÷ the median stopped; the receiver runs at nice 10 (it stands in for a system on another machine), the
-   scheduler at its JOBS_NICE;
+   running ÷ the median stopped; the receiver runs at nice RECEIVER_NICE (19: it stands in for a system on another
+   machine), the scheduler at its JOBS_NICE;
 4. the whole outbox against the receiver's log: lost, out of order per subject, sent twice, bad signatures.
 
 Usage (bench/outbox sets up the database and the environment):
@@ -59,14 +59,15 @@ class Bench:
                               text=True).stdout
 
     def receiver_up(self) -> None:
-        # It stands in for a system on another machine: at nice 10 it takes this machine's CPU after the intake.
-        # In a session of its own, where a nice value only weighs against the session's other processes; the
-        # session's autogroup nice weighs against gunicorn's (service/priority.py says more).
-        self.receiver = subprocess.Popen(["nice", "-n", "10", str(BIN / "python"), "bench/outbox_receiver.py",
+        # It stands in for a system on another machine, so it takes as little of this machine's CPU as the kernel
+        # allows: nice RECEIVER_NICE (19), in a session of its own whose autogroup nice is set too (a nice value
+        # only weighs against the session's other processes; service/priority.py says more).
+        nice = os.environ.get("RECEIVER_NICE", "19")
+        self.receiver = subprocess.Popen(["nice", "-n", nice, str(BIN / "python"), "bench/outbox_receiver.py",
                                           str(self.receiver_port), self.secret, str(self.log)], cwd=ROOT,
                                          start_new_session=True)
         try:
-            Path(f"/proc/{self.receiver.pid}/autogroup").write_text("10")
+            Path(f"/proc/{self.receiver.pid}/autogroup").write_text(nice)
         except OSError:
             pass  # no autogroups here: the nice value above does it
         deadline = time.monotonic() + 10
