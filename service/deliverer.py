@@ -7,8 +7,9 @@ DELIVERY_MAX_ATTEMPTS; a 410 Gone switches the subscription off. One deliverer w
 dead receiver holds up neither the other receivers nor the other jobs. No database transaction is open while a
 request is in flight.
 
-Throughput: one keep-alive connection per subscription and run (service/webhook.py); the queue is read a batch at a time along the
-(subscription, status, event) index; acknowledgements are recorded together, once per batch or every
+Throughput: DELIVERY_CONNECTIONS keep-alive connections per subscription and run, sending at once, a subject
+always on the same one (service/webhook.py); the queue is read a batch at a time along the (subscription, status,
+event) index; acknowledgements are recorded together, once per batch or every
 RECORD_EVERY_SECONDS, whichever comes first (a failure is recorded at once). So a deliverer that dies may have
 had up to a batch acknowledged but not recorded: those events are sent again, with the same ids."""
 import json
@@ -268,8 +269,10 @@ class _Turn:
                   for receiver, items in zip(self.receivers[1:], lanes[1:], strict=True) if items]
         self._lane(self.receivers[0], lanes[0], record=True)
         while others:
-            others = list(wait(others, timeout=RECORD_EVERY_SECONDS).not_done)
+            done, others = wait(others, timeout=RECORD_EVERY_SECONDS)
             self.record()
+            for lane in done:
+                lane.result()  # a fault in another connection's thread is this run's
         self.record()
         return not (self.halt.is_set() or self.trouble)
 
