@@ -98,9 +98,7 @@ class Connection:
     def _answer(self) -> tuple[int, bool]:
         """(status code, whether the connection stays open) of the answer, its body read and dropped."""
         while True:
-            status = self._line()
-            if not status:
-                raise ConnectionResetError("关闭了连接")  # closed before answering
+            status = self._line()  # (ConnectionResetError when closed before answering)
             if (matched := _STATUS.fullmatch(status)) is None:
                 raise ValueError("应答状态行格式错误")
             version, code = matched.groups()
@@ -140,6 +138,8 @@ class Connection:
         line = self.reader.readline(_MAX_LINE + 1)
         if len(line) > _MAX_LINE:
             raise ValueError("应答行过长")
+        if not line.endswith(b"\n"):
+            raise ConnectionResetError("应答不完整")  # closed in the middle of a line, or before it
         return line.rstrip(b"\r\n")
 
     def _exactly(self, size: int) -> None:

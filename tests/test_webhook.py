@@ -100,6 +100,10 @@ def test_an_answer_that_ends_the_connection_is_followed_by_a_new_one(answer):
     (b"SMTP ready\r\n\r\n", webhook.Answer(None, "连接失败：ValueError")),
     (b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n", webhook.Answer(None, "连接失败：ValueError")),
     (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", webhook.Answer(None, "连接失败：ConnectionResetError")),
+    # closed before the answer's head ended: not an acknowledgement
+    (b"HTTP/1.1 200 OK\r\n", webhook.Answer(None, "连接失败：ConnectionResetError")),
+    (b"HTTP/1.1 200 OK\r\nContent-Ty", webhook.Answer(None, "连接失败：ConnectionResetError")),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", webhook.Answer(None, "连接失败：ConnectionResetError")),
 ])
 def test_a_bad_or_broken_answer_is_told_apart(answer, expected):
     server = RawServer([(answer, True)])
