@@ -63,7 +63,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "RECTIFY_SCHEDULED_DAYS": _env_int("RECTIFY_SCHEDULED_DAYS", 15),
         "JOBS_INTERVAL_SECONDS": _env_int("JOBS_INTERVAL_SECONDS", 60),
         # `flask jobs serve` lowers its CPU priority to this nice value (Linux; service/priority.py).
-        "JOBS_NICE": _env_int("JOBS_NICE", 10),
+        "JOBS_NICE": _env_int("JOBS_NICE", 19),
         "OPENDATA_PATH": os.environ.get("OPENDATA_PATH") or str(Path(instance) / "opendata" / "hall-feedback.db"),
         "JOBS_RATING_LOOKBACK_IDS": _env_int("JOBS_RATING_LOOKBACK_IDS", 1000),
         "SCHEDULER_LEASE_SECONDS": _env_int("SCHEDULER_LEASE_SECONDS", 90),
@@ -80,7 +80,7 @@ def load_config(app, overrides: dict | None = None) -> None:
         "DELIVERY_BACKOFF_BASE_SECONDS": _env_int("DELIVERY_BACKOFF_BASE_SECONDS", 30),
         "DELIVERY_BACKOFF_MAX_SECONDS": _env_int("DELIVERY_BACKOFF_MAX_SECONDS", 6 * 3600),
         # The delivery threads' nice value (Linux): the intake keeps the CPU first when the machine is busy.
-        "DELIVERY_NICE": _env_int("DELIVERY_NICE", 10),
+        "DELIVERY_NICE": _env_int("DELIVERY_NICE", 19),
     }
     secret = os.environ.get("SECRET_KEY")
     pii_key = os.environ.get("PII_KEY")
