@@ -29,10 +29,14 @@ from tests.test_outbox_faults import event_ids, subjects
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 10
 RUN_SECONDS, TIMEOUT_SECONDS = 3, 1
-# A short interval and batch, and a receiver taking 50 ms per request: a run is a few batches in flight.
+# A short interval and batch, and a receiver taking 50 ms per request: a run is a few batches in flight. The
+# schedulers keep the test's priority: at the default nice 19 (an autogroup's weight 15 against 1,024) a busy CI
+# machine can keep a heartbeat waiting past these 2-second leases (a deployment's are 90 s), and the lease moved
+# back to the scheduler that had been stopped.
 DELIVERY = {"DELIVERY_INTERVAL_SECONDS": "1", "DELIVERY_RUN_SECONDS": str(RUN_SECONDS),
             "DELIVERY_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS), "DELIVERY_BATCH": str(BATCH),
-            "DELIVERY_BACKOFF_BASE_SECONDS": "1", "DELIVERY_BACKOFF_MAX_SECONDS": "2"}
+            "DELIVERY_BACKOFF_BASE_SECONDS": "1", "DELIVERY_BACKOFF_MAX_SECONDS": "2", "JOBS_NICE": "0",
+            "DELIVERY_NICE": "0"}
 CUT_AT = BATCH + BATCH // 2  # the request during which a scheduler is cut off: the middle of the second batch
 
 
