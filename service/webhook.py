@@ -53,11 +53,11 @@ class Connection:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = self.host if parts.port is None else f"{self.host}:{self.port}"
         self.head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\n".encode("ascii")
-        self.timeout = timeout
+        self.timeout, self.connect_timeout = timeout, min(timeout, CONNECT_TIMEOUT_SECONDS)
         self.sock = self.reader = None
 
     def _connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), timeout=min(self.timeout, CONNECT_TIMEOUT_SECONDS))
+        sock = socket.create_connection((self.host, self.port), timeout=self.connect_timeout)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.https:
@@ -77,7 +77,7 @@ class Connection:
                 self._connect()
             except TimeoutError:
                 self.close()
-                return Answer(None, f"连接超时（{min(self.timeout, CONNECT_TIMEOUT_SECONDS)} 秒）", reached=False)
+                return Answer(None, f"连接超时（{self.connect_timeout} 秒）", reached=False)
             except OSError as exc:
                 self.close()
                 return Answer(None, f"无法连接：{type(exc).__name__}", reached=False)
@@ -101,7 +101,7 @@ class Connection:
             status = self._line()  # (ConnectionResetError when closed before answering)
             if (matched := _STATUS.fullmatch(status)) is None:
                 raise ValueError("应答状态行格式错误")
-            version, code = matched.groups()
+            version, code = matched[1], int(matched[2])
             headers = {}
             while line := self._line():
                 name, sep, value = line.partition(b":")
@@ -110,29 +110,29 @@ class Connection:
                 headers[name.strip().lower()] = value.strip().lower()
                 if len(headers) > _MAX_HEADERS:
                     raise ValueError("应答头过多")
-            if not 100 <= int(code) < 200:
+            if not 100 <= code < 200:
                 break
         connection = headers.get(b"connection", b"")
         keep = b"close" not in connection and (version == b"1.1" or b"keep-alive" in connection)
-        if int(code) in (204, 304):
-            return int(code), keep
+        if code in (204, 304):
+            return code, keep
         if b"chunked" in headers.get(b"transfer-encoding", b""):
             left = MAX_ANSWER_BYTES
             while (size := int(self._line().split(b";", 1)[0], 16)) > 0:
                 left -= size
                 if left < 0:
-                    return int(code), False  # too long: the rest is not read, the connection ends
+                    return code, False  # too long: the rest is not read, the connection ends
                 self._exactly(size + 2)
             while self._line():
                 pass  # trailers
         elif (length := headers.get(b"content-length")) is not None:
             if int(length) > MAX_ANSWER_BYTES:
-                return int(code), False
+                return code, False
             self._exactly(int(length))
         else:
             self.reader.read(MAX_ANSWER_BYTES)  # up to the close
             keep = False
-        return int(code), keep
+        return code, keep
 
     def _line(self) -> bytes:
         line = self.reader.readline(_MAX_LINE + 1)
