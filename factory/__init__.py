@@ -3,6 +3,7 @@ together; wsgi.py, the CLI and the tests start here."""
 import logging
 
 from flask import Flask
+from flask.logging import default_handler
 
 from api import register_blueprints as register_api_blueprints
 from api.errors import register_errorhandlers as register_api_errorhandlers
@@ -26,8 +27,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def configure_logging(app: Flask) -> None:
+    """The app's logger is "service" (Flask gives it its stream handler); the scheduler's "jobs" logger writes
+    through the same handler, or its lease changes and start-up line would be dropped below WARNING."""
     app.logger.setLevel(app.config["LOG_LEVEL"])
-    logging.getLogger("service").setLevel(app.config["LOG_LEVEL"])
+    jobs = logging.getLogger("jobs")
+    jobs.setLevel(app.config["LOG_LEVEL"])
+    if default_handler not in jobs.handlers:
+        jobs.addHandler(default_handler)
 
 
 def register_extensions(app: Flask) -> None:

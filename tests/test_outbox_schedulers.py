@@ -29,10 +29,11 @@ from tests.test_outbox_faults import event_ids, subjects
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 10
 RUN_SECONDS, TIMEOUT_SECONDS = 3, 1
-# A short interval and batch, and a receiver taking 50 ms per request: a run is a few batches in flight. The
-# schedulers keep the test's priority: at the default nice 19 (an autogroup's weight 15 against 1,024) a busy CI
-# machine can keep a heartbeat waiting past these 2-second leases (a deployment's are 90 s), and the lease moved
-# back to the scheduler that had been stopped.
+# A short interval and batch, and a receiver taking 50 ms per request: a run is a few batches in flight. Leases of
+# 5 s renewed every second (a deployment's: 90 s, every 30 s): with 2 s, one heartbeat held up a second on a busy CI
+# machine (a slow commit, the CPU) let the scheduler that had been stopped take the lease back, which is what a
+# lease is for but not what the test watches. The schedulers keep the test's priority (JOBS_NICE 0) for the same
+# reason: at the default 19 an autogroup weighs 15 against 1,024.
 DELIVERY = {"DELIVERY_INTERVAL_SECONDS": "1", "DELIVERY_RUN_SECONDS": str(RUN_SECONDS),
             "DELIVERY_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS), "DELIVERY_BATCH": str(BATCH),
             "DELIVERY_BACKOFF_BASE_SECONDS": "1", "DELIVERY_BACKOFF_MAX_SECONDS": "2", "JOBS_NICE": "0",
@@ -40,13 +41,19 @@ DELIVERY = {"DELIVERY_INTERVAL_SECONDS": "1", "DELIVERY_RUN_SECONDS": str(RUN_SE
 CUT_AT = BATCH + BATCH // 2  # the request during which a scheduler is cut off: the middle of the second batch
 
 
-def scheduler(database_url) -> subprocess.Popen:
-    # The other jobs run once at the start (--interval 60); deliver_events every second.
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", **DELIVERY}
-    cmd = [sys.executable, "-m", "flask", "jobs", "serve", "--interval", "60", "--lease-seconds", "2",
+def scheduler(database_url, log: Path) -> subprocess.Popen:
+    # The other jobs run once at the start (--interval 60); deliver_events every second. Its log (the lease taken
+    # and lost, each run) goes to `log`, shown when a check fails.
+    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "LOG_LEVEL": "INFO", **DELIVERY}
+    cmd = [sys.executable, "-m", "flask", "jobs", "serve", "--interval", "60", "--lease-seconds", "5",
            "--heartbeat-seconds", "1"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out,
+                                start_new_session=True)
+
+
+def logs(tmp_path: Path) -> str:
+    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-6000:]}" for p in sorted(tmp_path.glob("*.log")))
 
 
 def end(proc: subprocess.Popen) -> None:
@@ -114,11 +121,11 @@ def assert_all_arrived_in_order(receiver: Receiver, secret: str, expected: list[
 
 
 @pytest.mark.slow
-def test_a_scheduler_killed_in_the_middle_of_a_batch_loses_no_event(client, tokens, migrated, receiver):
+def test_a_scheduler_killed_in_the_middle_of_a_batch_loses_no_event(client, tokens, migrated, receiver, tmp_path):
     sub = subscribe(client, tokens, receiver.url)
     expected = make_events(client, tokens)
 
-    first = scheduler(migrated)
+    first = scheduler(migrated, tmp_path / "first.log")
     killed = threading.Event()
 
     def kill_during(entry, n):
@@ -139,7 +146,7 @@ def test_a_scheduler_killed_in_the_middle_of_a_batch_loses_no_event(client, toke
     assert recorded < set(before_kill) and len(recorded) >= CUT_AT - BATCH
     assert before_kill[-1] not in recorded
 
-    second = scheduler(migrated)  # takes the lease once it expires, the subscription once the claim expires
+    second = scheduler(migrated, tmp_path / "second.log")  # takes the lease once it expires, the subscription once the claim expires
     try:
         wait_for(lambda: {r["headers"]["X-Feedback-Delivery"] for r in receiver.acknowledged()} >= set(expected),
                  90, "every event to arrive after the restart")
@@ -177,7 +184,7 @@ def _stopped_outside_a_transaction(sub_id: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not ON_POSTGRES, reason="two schedulers on one database is a PostgreSQL deployment: on SQLite "
                     "one scheduler runs (run this file with TEST_DATABASE_URL=postgresql+psycopg://…)")
-def test_two_schedulers_deliver_each_event_once_while_the_lease_moves(client, tokens, migrated, receiver):
+def test_two_schedulers_deliver_each_event_once_while_the_lease_moves(client, tokens, migrated, receiver, tmp_path):
     sub = subscribe(client, tokens, receiver.url)
     expected = make_events(client, tokens)
     stopped: dict = {}
@@ -191,7 +198,7 @@ def test_two_schedulers_deliver_each_event_once_while_the_lease_moves(client, to
             cut.set()
 
     receiver.hook = stop_the_sender
-    procs = [scheduler(migrated), scheduler(migrated)]  # whichever takes the lease first leads
+    procs = [scheduler(migrated, tmp_path / f"{n}.log") for n in ("a", "b")]  # whichever takes the lease first leads
     receiver.senders = tuple(p.pid for p in procs)
     try:
         for _ in range(5):
@@ -239,4 +246,4 @@ def test_two_schedulers_deliver_each_event_once_while_the_lease_moves(client, to
     fresh()
     assert db.session.execute(select(JobRun.status).where(JobRun.job == "deliver_events", JobRun.holder == leader_holder)
                               .order_by(JobRun.id.desc()).limit(1)).scalar() == "fenced"
-    assert f":{other}:" in scheduling.current_holder()  # the lease stayed with the other
+    assert f":{other}:" in scheduling.current_holder(), logs(tmp_path)  # the lease stayed with the other
