@@ -3,8 +3,10 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
+    FetchedValue,
     ForeignKey,
     Index,
     LargeBinary,
@@ -57,6 +59,8 @@ class Rating(db.Model):
         # whose key expired (or was purged) leaves the index.
         Index("uq_ratings_idempotency", "idempotency_scope", "idempotency_key", unique=True,
               sqlite_where=text("idempotency_key IS NOT NULL"), postgresql_where=text("idempotency_key IS NOT NULL")),
+        # The collecting job's window on PostgreSQL; SQLite leaves txid empty and needs no index on it.
+        Index("ix_ratings_txid", "txid").ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -86,6 +90,10 @@ class Rating(db.Model):
     idempotency_scope: Mapped[str | None] = mapped_column(String(32))
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    # PostgreSQL: the id of the transaction that wrote it (a server default, migration 0015), which
+    # collect_bad_ratings follows instead of the id: a held-up rating commits below ids already committed and
+    # collected (sqlutil.settled_below). Empty on SQLite, where the id order is the commit order.
+    txid: Mapped[int | None] = mapped_column(BigInteger, server_default=FetchedValue())
 
     tags: Mapped[list["RatingTag"]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 

@@ -65,7 +65,6 @@ def load_config(app, overrides: dict | None = None) -> None:
         # `flask jobs serve` lowers its CPU priority to this nice value (Linux; service/priority.py).
         "JOBS_NICE": _env_int("JOBS_NICE", 19),
         "OPENDATA_PATH": os.environ.get("OPENDATA_PATH") or str(Path(instance) / "opendata" / "hall-feedback.db"),
-        "JOBS_RATING_LOOKBACK_IDS": _env_int("JOBS_RATING_LOOKBACK_IDS", 1000),
         "SCHEDULER_LEASE_SECONDS": _env_int("SCHEDULER_LEASE_SECONDS", 90),
         "SCHEDULER_HEARTBEAT_SECONDS": _env_int("SCHEDULER_HEARTBEAT_SECONDS", 20),
         "SCHEDULER_STALE_SECONDS": _env_int("SCHEDULER_STALE_SECONDS", 120),

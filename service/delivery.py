@@ -3,7 +3,7 @@ operator's retry, and the backlog /health reports. The deliver_events job that s
 import re
 import secrets
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from models import Delivery, OutboxEvent, Subscription, db
 
@@ -12,7 +12,7 @@ from .database import writes
 from .errors import Conflict, NotFound, ValidationFailed
 from .pagination import decode_cursor, encode_cursor
 from .security import encrypt
-from .sqlutil import dialect_name
+from .sqlutil import dialect_name, settled_below
 from .timeutil import now
 
 FORMATS = {"webhook": "通用推送（事件信封）", "provincial": "省好差评平台字段"}
@@ -62,17 +62,6 @@ def subscription_view(sub: Subscription, secret: str | None = None) -> dict:
 
 def top_event_id() -> int:
     return db.session.execute(select(func.max(OutboxEvent.id))).scalar() or 0
-
-
-def settled_below() -> int | None:
-    """PostgreSQL: the oldest transaction still running. Every transaction below it has ended, so the events they
-    wrote are all visible now and no more will appear; the fan-out goes up to it. (An id comes from a sequence when
-    the row is written: a long transaction, a job turning thousands of 差评 into items, commits its events after
-    higher ids were committed and fanned out, so the id order is not the commit order there.) None on SQLite,
-    where one writer at a time makes the id order the commit order."""
-    if dialect_name() != "postgresql":
-        return None
-    return db.session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar()
 
 
 def unfanned(fanned_event_id: int, fanned_txid: int) -> list:

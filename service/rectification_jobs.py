@@ -2,7 +2,6 @@
 default ratings. Each is INSERT … SELECT / UPDATE over the new rows only, idempotent through unique keys."""
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import String, and_, case, cast, exists, func, literal, or_, select, update
 
 from models import Case, Finding, Hall, ItemEvent, Rating, RatingTag, Tag, Walkthrough, db
@@ -10,7 +9,7 @@ from models.rectification import RectificationItem, RectificationList
 
 from . import outbox, workdays
 from .rectification import CLOCK_STATUSES, CLOSED_STATUSES, first_deadlines, mark_changed, rectify_days
-from .sqlutil import insert, joined
+from .sqlutil import insert, joined, settled_below
 from .timeutil import local_date
 from .vocab import BAD_MAX_SCORE, DEFAULT_SCORE, FINDING_CATEGORIES, LEVELS
 
@@ -75,11 +74,15 @@ def _created_events(source: str, stamp: datetime, note: str) -> None:
                                                  item.source == source)))
 
 
-def _all_collected(new, limit: int) -> bool:
-    """Whether every 差评 matched by `new` already has its item, read by key for a small batch (a quiet run would
-    otherwise redo the whole insert path for the look-back window on every tick)."""
-    ids = [str(i) for i in db.session.execute(select(Rating.id).where(new).limit(limit + 1)).scalars()]
-    if len(ids) > limit:
+QUIET_CHECK = 1000  # up to this many 差评 in a run's window are checked by key before the whole insert path runs
+
+
+def _all_collected(new) -> bool:
+    """Whether every 差评 matched by `new` already has its item, read by key for a small batch: on PostgreSQL a
+    run's window starts at the oldest transaction still running at the last run, so it holds 差评 collected then,
+    and a quiet run would otherwise redo the whole insert path for them on every tick."""
+    ids = [str(i) for i in db.session.execute(select(Rating.id).where(new).limit(QUIET_CHECK + 1)).scalars()]
+    if len(ids) > QUIET_CHECK:
         return False
     if not ids:
         return True
@@ -90,22 +93,32 @@ def _all_collected(new, limit: int) -> bool:
 
 # ---- 差评 → items on the hall's list for the rating's ISO week -------------------------------------------
 def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict, dict]:
-    lookback = current_app.config["JOBS_RATING_LOOKBACK_IDS"]
-    seen = (watermark or {}).get("rating_id", 0)
-    top = db.session.execute(select(func.max(Rating.id))).scalar() or 0
-    # Ids a little below the watermark are looked at again: on PostgreSQL a rating can commit after one with a
-    # higher id. The items' unique key (ON CONFLICT DO NOTHING) makes the second look free of duplicates. No
-    # NOT EXISTS anti-join here: on PostgreSQL, with statistics not yet gathered (a fresh or bulk-loaded
-    # database), the planner ran it as a nested loop over the items heap, which the INSERT itself keeps growing,
-    # so a first run was quadratic (30,000 差评 took minutes); the unique index is always used by ON CONFLICT.
-    new = and_(Rating.id > max(seen - lookback, 0), Rating.id <= top, Rating.score <= BAD_MAX_SCORE,
-               Rating.effective.is_(True), Rating.is_default.is_(False))
+    """The 差评 written since the last run become items.
+
+    On SQLite those above the last run's top id: one writer at a time makes the id order the commit order. On
+    PostgreSQL a rating's id comes from a sequence when the row is written, so a held-up rating commits after
+    ratings with higher ids, however many, and after a run that took those. There a rating carries the id of the
+    transaction that wrote it (`txid`), and a run takes every rating written by a transaction from the oldest one
+    still running at the last run (sqlutil.settled_below): the late rating's transaction is among them. Committed
+    ratings of later transactions are taken at once (an open transaction holds none back) and looked at once more
+    by the next run; the items' unique key (ON CONFLICT DO NOTHING) keeps that, and a run repeated after a crash,
+    free of duplicates.
+
+    No NOT EXISTS anti-join: on PostgreSQL, with statistics not yet gathered (a fresh or bulk-loaded database), the
+    planner ran it as a nested loop over the items heap, which the INSERT itself keeps growing, so a first run was
+    quadratic (30,000 差评 took minutes); the unique index is always used by ON CONFLICT."""
+    settled = settled_below()
+    if settled is None:
+        seen = (watermark or {}).get("rating_id", 0)
+        top = db.session.execute(select(func.max(Rating.id))).scalar() or seen
+        window, mark = [Rating.id > seen, Rating.id <= top], {"rating_id": top}
+    else:
+        window, mark = [Rating.txid >= (watermark or {}).get("txid", 0)], {"txid": settled}
+    new = and_(*window, Rating.score <= BAD_MAX_SCORE, Rating.effective.is_(True), Rating.is_default.is_(False))
     counts = {"items_created": 0, "lists_created": 0}
-    if seen and _all_collected(new, lookback):
-        return counts, {"rating_id": top}  # a quiet run: only the look-back window, and it is all done
+    if _all_collected(new):
+        return counts, mark
     pairs = db.session.execute(select(Rating.hall_code, Rating.rated_on).distinct().where(new)).all()
-    if not pairs:
-        return counts, {"rating_id": top}
 
     days = sorted({d for _, d in pairs})
     calendar = workdays.load(days[0], days[-1])
@@ -147,7 +160,7 @@ def collect_bad_ratings(*, now: datetime, watermark: dict | None) -> tuple[dict,
                                                 RectificationItem.created_at == now)))
                        .values(status="open", closed_at=None).execution_options(synchronize_session=False))
     mark_changed(now)
-    return counts, {"rating_id": top}
+    return counts, mark
 
 
 # ---- submitted walkthrough → one list, an item per finding that needs rectification -------------------------

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import Date, cast, func, literal, literal_column
+from sqlalchemy import Date, cast, func, literal, literal_column, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -22,6 +22,18 @@ def insert(table):
 
 def dialect_name() -> str:
     return db.session.get_bind().dialect.name
+
+
+def settled_below() -> int | None:
+    """PostgreSQL: the oldest transaction still running. Every transaction below it has ended, so the rows it wrote
+    are all visible now and no more will appear. An id comes from a sequence when the row is written, so a long or
+    held-up transaction commits rows below ids already committed and taken by a job; the jobs that follow new rows
+    (the outbox's fan-out, the collecting of 差评) follow the writing transaction's id instead (a `txid` column,
+    server default pg_current_xact_id()) up to this. None on SQLite, where one writer at a time makes the id order
+    the commit order."""
+    if dialect_name() != "postgresql":
+        return None
+    return db.session.execute(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")).scalar()
 
 
 def local_date_of(column):

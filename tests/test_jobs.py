@@ -12,7 +12,8 @@ from sqlalchemy import select, update
 from models import Case, Hall, ItemEvent, JobRun, Rating, RectificationItem, RectificationList, db
 from service import calendar_admin, rectification
 from service.timeutil import local_date, now
-from tests.rect_helpers import count, fresh, make_rating, make_walkthrough, run, table_counts
+from tests.conftest import ON_POSTGRES
+from tests.rect_helpers import count, fresh, item_of_rating, make_rating, make_walkthrough, run, table_counts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,17 +52,32 @@ def test_collect_bad_ratings_is_idempotent_and_only_takes_effective_bad_ones(cal
         str(r["id"]) for r in bad + [late]}
 
 
-def test_collect_looks_back_below_its_watermark(calendar):
-    """A rating committed after one with a higher id (PostgreSQL sequences) is still collected."""
+@pytest.mark.skipif(not ON_POSTGRES, reason="on SQLite one writer at a time: a rating's id order is its commit "
+                    "order (run this file with TEST_DATABASE_URL=postgresql+psycopg://…)")
+def test_a_bad_rating_committed_after_later_ids_is_still_collected(calendar):
+    """On PostgreSQL a rating's id comes from a sequence when the row is written, so a rating whose transaction was
+    held up commits after others with higher ids, and after a run that took those. It must still become an item,
+    however many ids came in between."""
     make_rating()
     run("collect_bad_ratings")
-    straggler = make_rating()
-    ahead = make_rating()
-    db.session.execute(update(JobRun).where(JobRun.job == "collect_bad_ratings")
-                       .values(watermark={"rating_id": ahead["id"]}))
-    db.session.commit()
-    assert run("collect_bad_ratings").counts["items_created"] == 2
-    assert count(RectificationItem, RectificationItem.source_id == str(straggler["id"])) == 1
+    at = now()
+    with db.engine.connect() as held:
+        held.begin()
+        late = held.execute(Rating.__table__.insert().returning(Rating.id), [{
+            "hall_code": "HZ-XC", "item_code": "SB-001", "score": 1, "channel": "miniprogram",
+            "comment": "一个被耽搁的差评", "anonymous": True, "is_default": False, "effective": True,
+            "created_at": at, "rated_on": local_date(at)}]).scalar_one()
+        # More ids than any look-back below a watermark would cover, all committed before the late one.
+        db.session.execute(Rating.__table__.insert(), [
+            {"hall_code": "HZ-XC", "score": 5, "channel": "device", "anonymous": True, "is_default": False,
+             "effective": True, "created_at": at, "rated_on": local_date(at)} for _ in range(3000)])
+        ahead = make_rating(score=2)
+        assert run("collect_bad_ratings").counts["items_created"] == 1  # the run while the late one is open
+        held.commit()
+    assert run("collect_bad_ratings").counts["items_created"] == 1
+    assert item_of_rating(late).problem == "一个被耽搁的差评"
+    assert count(RectificationItem, RectificationItem.source_id == str(ahead["id"])) == 1
+    assert run("collect_bad_ratings").counts["items_created"] == 0
 
 
 def test_build_walkthrough_lists(calendar):
