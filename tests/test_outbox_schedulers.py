@@ -8,7 +8,6 @@ then sent again with the same id, once, by the process that took over."""
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -23,33 +22,26 @@ from service.database import end_unit_of_work
 from tests.conftest import ON_POSTGRES
 from tests.outbox_helpers import Receiver, verify
 from tests.rect_helpers import fresh, run
+from tests.scheduler_helpers import start_scheduler, wait_for
 from tests.test_outbox import rate, subscribe
 from tests.test_outbox_faults import event_ids, subjects
 
-ROOT = Path(__file__).resolve().parent.parent
 BATCH = 10
 RUN_SECONDS, TIMEOUT_SECONDS = 3, 1
 # A short interval and batch, and a receiver taking 50 ms per request: a run is a few batches in flight. Leases of
 # 5 s renewed every second (a deployment's: 90 s, every 30 s): with 2 s, one heartbeat held up a second on a busy CI
 # machine (a slow commit, the CPU) let the scheduler that had been stopped take the lease back, which is what a
-# lease is for but not what the test watches. The schedulers keep the test's priority (JOBS_NICE 0) for the same
-# reason: at the default 19 an autogroup weighs 15 against 1,024.
+# lease is for but not what the test watches.
 DELIVERY = {"DELIVERY_INTERVAL_SECONDS": "1", "DELIVERY_RUN_SECONDS": str(RUN_SECONDS),
             "DELIVERY_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS), "DELIVERY_BATCH": str(BATCH),
-            "DELIVERY_BACKOFF_BASE_SECONDS": "1", "DELIVERY_BACKOFF_MAX_SECONDS": "2", "JOBS_NICE": "0",
-            "DELIVERY_NICE": "0"}
+            "DELIVERY_BACKOFF_BASE_SECONDS": "1", "DELIVERY_BACKOFF_MAX_SECONDS": "2", "DELIVERY_NICE": "0"}
 CUT_AT = BATCH + BATCH // 2  # the request during which a scheduler is cut off: the middle of the second batch
 
 
 def scheduler(database_url, log: Path) -> subprocess.Popen:
     # The other jobs run once at the start (--interval 60); deliver_events every second. Its log (the lease taken
     # and lost, each run) goes to `log`, shown when a check fails.
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "LOG_LEVEL": "INFO", **DELIVERY}
-    cmd = [sys.executable, "-m", "flask", "jobs", "serve", "--interval", "60", "--lease-seconds", "5",
-           "--heartbeat-seconds", "1"]
-    with log.open("ab") as out:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=out,
-                                start_new_session=True)
+    return start_scheduler(database_url, interval=60, lease_seconds=5, env=DELIVERY, log=log)
 
 
 def logs(tmp_path: Path) -> str:
@@ -65,14 +57,6 @@ def end(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -146,7 +130,8 @@ def test_a_scheduler_killed_in_the_middle_of_a_batch_loses_no_event(client, toke
     assert recorded < set(before_kill) and len(recorded) >= CUT_AT - BATCH
     assert before_kill[-1] not in recorded
 
-    second = scheduler(migrated, tmp_path / "second.log")  # takes the lease once it expires, the subscription once the claim expires
+    # It takes the lease once it expires, the subscription once the claim expires.
+    second = scheduler(migrated, tmp_path / "second.log")
     try:
         wait_for(lambda: {r["headers"]["X-Feedback-Delivery"] for r in receiver.acknowledged()} >= set(expected),
                  90, "every event to arrive after the restart")

@@ -3,10 +3,8 @@ partial work, and the scheduler that takes over does the whole job once (the CI-
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -15,8 +13,8 @@ from models import ItemEvent, JobRun, Rating, RectificationItem, db
 from service import calendar_admin
 from service.timeutil import local_date, now
 from tests.rect_helpers import count, fresh
+from tests.scheduler_helpers import start_scheduler
 
-ROOT = Path(__file__).resolve().parent.parent
 # Long enough a run to be cut off in the middle on a quiet, fast machine: the collecting job takes about 2 µs a
 # 差评 there (30,000 were done before a kill 0.3 s in), so 100,000 give it a few hundred milliseconds, and the kill
 # comes 0.05 s after the run's row appears.
@@ -25,12 +23,7 @@ JOB = "collect_bad_ratings"
 
 
 def scheduler(database_url) -> subprocess.Popen:
-    # At the test's priority (JOBS_NICE 0): at the default 19 a busy CI machine can hold a heartbeat past a 3 s lease.
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING", "JOBS_NICE": "0"}
-    cmd = [sys.executable, "-m", "flask", "jobs", "serve", "--interval", "1", "--lease-seconds", "3",
-           "--heartbeat-seconds", "1"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return start_scheduler(database_url, interval=1, lease_seconds=3)
 
 
 def wait_for(condition, timeout: float, proc: subprocess.Popen):

@@ -4,12 +4,10 @@ not fenced."""
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text, update
@@ -20,10 +18,11 @@ from models import Case, Hall, JobRun, Rating, RectificationItem, SchedulerLease
 from service import calendar_admin, jobruns, rectification_jobs, scheduling
 from service.database import end_unit_of_work, writing
 from service.timeutil import now
+from tests import scheduler_helpers
 from tests.conftest import ON_POSTGRES
 from tests.rect_helpers import count, fresh, make_rating
+from tests.scheduler_helpers import start_scheduler
 
-ROOT = Path(__file__).resolve().parent.parent
 # The last job of every tick (jobs on an interval of their own run beside the ticks): once it has run, the process
 # is idle until the next tick.
 LAST_JOB = [name for name in JOBS if name not in OWN_INTERVAL][-1]
@@ -147,21 +146,11 @@ def test_runs_outside_the_lease_are_not_fenced(app, demo):
 
 def scheduler(database_url) -> subprocess.Popen:
     # deliver_events runs on an interval of its own: kept out of the way, so the ticks are the only runs watched.
-    # At the test's priority (JOBS_NICE 0): at the default 19 a busy CI machine can hold a heartbeat past a 2 s lease.
-    env = {**os.environ, "FLASK_APP": "wsgi", "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING",
-           "DELIVERY_INTERVAL_SECONDS": "3600", "JOBS_NICE": "0"}
-    cmd = [sys.executable, "-m", "flask", "jobs", "serve", "--interval", "1", "--lease-seconds", "2",
-           "--heartbeat-seconds", "1"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    return start_scheduler(database_url, interval=1, lease_seconds=2, env={"DELIVERY_INTERVAL_SECONDS": "3600"})
 
 
 def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    scheduler_helpers.wait_for(condition, timeout, what, poll=0.02)
 
 
 @contextmanager
