@@ -47,10 +47,10 @@ def fan_out(stamp: datetime) -> int:
     """A pending delivery for every new event each active subscription wants. On SQLite (id order is commit order)
     FANOUT_CHUNK event ids per write transaction: a write transaction keeps every other writer waiting there, and
     one run's backlog at full intake (tens of thousands of events) in a single INSERT held the citizens' ratings up
-    for most of a second; a run cut off between two chunks goes on from the cursor. On PostgreSQL, in one statement, the events
-    of the transactions older than the oldest one still running (sqlutil.settled_below), which have all ended: a
-    transaction still running holds back the events committed after it began until it ends, which keeps the order
-    per subject. The unique key keeps a second look free of duplicates."""
+    for most of a second; a run cut off between two chunks goes on from the cursor. On PostgreSQL, in one
+    statement, the events of the transactions older than the oldest one still running (sqlutil.settled_below),
+    which have all ended: a transaction still running holds back the events committed after it began until it
+    ends, which keeps the order per subject. The unique key keeps a second look free of duplicates."""
     settled = settled_below()
     top = delivery.top_event_id() if settled is None else None
     subs = db.session.execute(select(Subscription).where(Subscription.active.is_(True),
